@@ -1,0 +1,59 @@
+"""Who sees what: the one rule that the web UI, the API, search, CalDAV and feeds all call.
+
+- admins see every record;
+- managers see every record of their groups, private ones included;
+- salespeople see the shared records of their groups and every record they are salesperson of.
+
+``visible(user, Model)`` is that rule as an SQL condition; every read of a scoped record goes
+through it (``load_visible`` for one record, list queries by adding it to WHERE), so a record
+that is not visible is indistinguishable from one that does not exist.
+Persons take the rule of their partner.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from crm.errors import NotFound, PermissionDenied
+from crm.models import Activity, Deal, Partner, Person, User
+
+ScopedModel = type[Partner] | type[Deal] | type[Activity]
+T = TypeVar("T")
+
+
+def visible(user: User, model: Any) -> ColumnElement[bool]:
+    """The SQL condition under which ``user`` may see a row of ``model``."""
+    if model is Person:
+        return Person.partner_id.in_(select(Partner.id).where(visible(user, Partner)))
+    if user.role == "admin":
+        return true()
+    groups = user.group_ids
+    in_groups = model.group_id.in_(groups) if groups else false()
+    if user.role == "manager":
+        return or_(in_groups, model.salesperson_id == user.id)
+    return or_(and_(in_groups, model.private.is_(False)), model.salesperson_id == user.id)
+
+
+def load_visible(session: Session, user: User, model: type[T], record_id: int) -> T:
+    """The record, or NotFound when it does not exist or the user may not see it."""
+    row = session.scalars(
+        select(model).where(model.id == record_id, visible(user, model))  # type: ignore[attr-defined]
+    ).first()
+    if row is None:
+        raise NotFound(f"{model.__name__.lower()} {record_id} not found")
+    return row
+
+
+def require_role(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise PermissionDenied("this needs the role " + " or ".join(roles))
+
+
+def assignable_group(user: User, group_id: int | None) -> bool:
+    """Whether ``user`` may put a record into ``group_id`` (admins anywhere, others their own)."""
+    if user.role == "admin":
+        return True
+    return group_id is not None and group_id in user.group_ids

@@ -1,0 +1,179 @@
+"""Activities (task, call, meeting, letter, note) and the deal actions that create them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+
+from crm.errors import ValidationError
+from crm.fields import FieldSpec
+from crm.models import ACTIVITY_KINDS, Activity, Deal, Partner, Person, User, utcnow
+from crm.services.deals import deals
+from crm.services.records import (
+    SCOPE_FIELDS,
+    RecordService,
+    bool_filter,
+    choice_filter,
+    date_filter,
+    int_filter,
+    resolve_scope,
+    scope_dict,
+    visible_ref,
+)
+
+DEAL_ACTIONS = ("task", "call", "meeting", "close")
+ACTION_TITLES = {"task": "Task", "call": "Call", "meeting": "Meeting", "close": "Close"}
+
+
+def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
+    return Activity.title.ilike(f"%{raw.strip()}%")
+
+
+class ActivityService(RecordService[Activity]):
+    model = Activity
+    record_type = "activity"
+    title_attr = "title"
+    fields = (
+        FieldSpec("kind", "Kind", "choice", required=True, choices=ACTIVITY_KINDS),
+        FieldSpec("title", "Title", required=True, max_length=250),
+        FieldSpec("note", "Note", "text", max_length=20000),
+        FieldSpec("result", "Result", "codebook", codebook="activity_result"),
+        FieldSpec("due_date", "Due date", "date"),
+        FieldSpec("done", "Done", "bool"),
+        FieldSpec("partner_id", "Partner", "ref"),
+        FieldSpec("deal_id", "Deal", "ref"),
+        FieldSpec("person_id", "Person", "ref"),
+        FieldSpec("next_contact_date", "Next contact", "date"),
+        FieldSpec("next_contact_task", "Next contact task", max_length=250),
+        FieldSpec("next_contact_assignee_id", "Next contact assignee", "ref"),
+        *SCOPE_FIELDS,
+    )
+    filters = {
+        "q": title_filter,
+        "kind": choice_filter(Activity.kind, ACTIVITY_KINDS),
+        "done": bool_filter(Activity.done),
+        "partner_id": int_filter(Activity.partner_id),
+        "deal_id": int_filter(Activity.deal_id),
+        "salesperson_id": int_filter(Activity.salesperson_id),
+        "group_id": int_filter(Activity.group_id),
+        "due_from": date_filter(Activity.due_date, ">="),
+        "due_to": date_filter(Activity.due_date, "<="),
+    }
+    sort_keys = {
+        "due_date": Activity.due_date,
+        "title": Activity.title,
+        "kind": Activity.kind,
+        "done": Activity.done,
+        "created_at": Activity.created_at,
+    }
+    default_sort = "-created_at"
+
+    def prepare(
+        self, session: Session, actor: User, values: dict[str, Any], record: Activity | None
+    ) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        deal = partner = None
+        deal_id = values.get("deal_id", record.deal_id if record else None)
+        if deal_id is not None and (record is None or deal_id != record.deal_id):
+            deal = visible_ref(session, actor, Deal, "deal_id", deal_id)
+            if values.get("partner_id") is None:
+                values["partner_id"] = deal.partner_id
+            elif values["partner_id"] != deal.partner_id:
+                errors["partner_id"] = "is not the deal's partner"
+        partner_id = values.get("partner_id", record.partner_id if record else None)
+        if partner_id is not None and (record is None or partner_id != record.partner_id):
+            partner = visible_ref(session, actor, Partner, "partner_id", partner_id)
+        person_id = values.get("person_id")
+        if person_id is not None:
+            person = visible_ref(session, actor, Person, "person_id", person_id)
+            if person.partner_id != partner_id:
+                errors["person_id"] = "is not a person of this partner"
+        if values.get("next_contact_assignee_id") is not None:
+            assignee = session.get(User, values["next_contact_assignee_id"])
+            if assignee is None or not assignee.active:
+                errors["next_contact_assignee_id"] = "is not an active user"
+        if errors:
+            raise ValidationError(errors)
+        if "done" in values:
+            was_done = record.done if record else False
+            if values["done"] and not was_done:
+                values["done_at"] = utcnow()
+            elif not values["done"]:
+                values["done_at"] = None
+        resolve_scope(session, actor, values, record, inherit=deal or partner)
+        next_date = values.get("next_contact_date")
+        if next_date is not None and (record is None or next_date != record.next_contact_date):
+            values["_follow_up"] = True
+        return values
+
+    def after_write(self, session: Session, record: Activity, values: dict[str, Any]) -> None:
+        if values.get("_follow_up"):
+            self._create_follow_up(session, record)
+
+    def _create_follow_up(self, session: Session, record: Activity) -> None:
+        """The "next contact" of an activity becomes a task for its assignee."""
+        title = record.next_contact_task or f"Next contact: {record.title}"
+        follow_up = Activity(
+            kind="task",
+            title=title[:250],
+            due_date=record.next_contact_date,
+            partner_id=record.partner_id,
+            deal_id=record.deal_id,
+            person_id=record.person_id,
+            salesperson_id=record.next_contact_assignee_id or record.salesperson_id,
+            group_id=record.group_id,
+            owner_company_id=record.owner_company_id,
+            private=record.private,
+            created_by_id=record.created_by_id,
+            custom={},
+        )
+        session.add(follow_up)
+        session.flush()
+
+    def create(self, session: Session, actor: User, data: Any) -> Activity:
+        record = super().create(session, actor, data)
+        record.created_by_id = actor.id
+        return record
+
+    def as_dict(self, record: Activity) -> dict[str, Any]:
+        out = super().as_dict(record)
+        out["done_at"] = record.done_at.isoformat() if record.done_at else None
+        out["partner"] = record.partner.name if record.partner else None
+        out["deal"] = record.deal.title if record.deal else None
+        out.update(scope_dict(record))
+        return out
+
+    def deal_action(
+        self, session: Session, actor: User, deal_id: int, action: str, data: dict[str, Any]
+    ) -> tuple[Activity, Deal]:
+        """The deal actions Task, Call, Meeting and Close: an activity titled "<Action>: <deal>".
+
+        Close also closes the deal as won or lost (``status``, ``close_reason``, ``close_note``).
+        """
+        if action not in DEAL_ACTIONS:
+            raise ValidationError({"action": "must be one of " + ", ".join(DEAL_ACTIONS)})
+        deal = deals.get(session, actor, deal_id)
+        title = f"{ACTION_TITLES[action]}: {deal.title}"[:250]
+        if action == "close":
+            deal = deals.close(session, actor, deal_id, data)
+            reason = deal.close_reason.label if deal.close_reason else ""
+            text = f"{deal.status.upper()}" + (f" – {reason}" if reason else "")
+            note = "\n\n".join(x for x in (text, deal.close_note) if x)
+            activity = self.create(
+                session,
+                actor,
+                {"kind": "note", "title": title, "note": note, "done": True, "deal_id": deal.id},
+            )
+            return activity, deal
+        payload = {k: v for k, v in data.items() if k not in ("kind", "deal_id", "partner_id")}
+        payload.setdefault("title", title)
+        if payload.get("title") in (None, ""):
+            payload["title"] = title
+        payload["kind"] = action
+        payload["deal_id"] = deal.id
+        return self.create(session, actor, payload), deal
+
+
+activities = ActivityService()

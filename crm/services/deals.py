@@ -1,0 +1,147 @@
+"""Deals (business cases): pipeline stage, value, and closing as won or lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from crm.errors import Conflict, ValidationError
+from crm.fields import FieldSpec, codebook_entry
+from crm.models import CURRENCIES, DEAL_STATUSES, CodebookEntry, Deal, Partner, User, utcnow
+from crm.services.records import (
+    SCOPE_FIELDS,
+    RecordService,
+    choice_filter,
+    codebook_filter,
+    date_filter,
+    int_filter,
+    resolve_scope,
+    scope_dict,
+    visible_ref,
+)
+from crm.text import fold
+
+
+def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
+    return Deal.title_key.contains(fold(raw), autoescape=True)
+
+
+class DealService(RecordService[Deal]):
+    model = Deal
+    record_type = "deal"
+    title_attr = "title"
+    fields = (
+        FieldSpec("title", "Title", required=True, max_length=200),
+        FieldSpec("partner_id", "Partner", "ref", required=True),
+        FieldSpec("type", "Type", "codebook", codebook="deal_type"),
+        FieldSpec("stage", "Stage", "codebook", codebook="deal_stage"),
+        FieldSpec("value", "Value", "decimal", minimum=0),
+        FieldSpec("currency", "Currency", "choice", choices=CURRENCIES, default="CZK"),
+        FieldSpec("expected_close", "Expected close", "date"),
+        FieldSpec("probability", "Probability (%)", "int", minimum=0, maximum=100),
+        FieldSpec("status", "Status", "choice", choices=DEAL_STATUSES, default="open"),
+        FieldSpec("close_reason", "Close reason", "codebook", codebook="close_reason"),
+        FieldSpec("close_note", "Close note", "text", max_length=5000),
+        *SCOPE_FIELDS,
+    )
+    filters = {
+        "q": title_filter,
+        "partner_id": int_filter(Deal.partner_id),
+        "stage": codebook_filter(Deal.stage_id, "deal_stage"),
+        "type": codebook_filter(Deal.type_id, "deal_type"),
+        "status": choice_filter(Deal.status, DEAL_STATUSES),
+        "currency": choice_filter(Deal.currency, CURRENCIES),
+        "salesperson_id": int_filter(Deal.salesperson_id),
+        "group_id": int_filter(Deal.group_id),
+        "close_from": date_filter(Deal.expected_close, ">="),
+        "close_to": date_filter(Deal.expected_close, "<="),
+    }
+    sort_keys = {
+        "title": Deal.title_key,
+        "value": Deal.value,
+        "expected_close": Deal.expected_close,
+        "probability": Deal.probability,
+        "status": Deal.status,
+        "created_at": Deal.created_at,
+        "stage": select(CodebookEntry.position)
+        .where(CodebookEntry.id == Deal.stage_id)
+        .scalar_subquery(),
+        "partner": select(Partner.name_key).where(Partner.id == Deal.partner_id).scalar_subquery(),
+    }
+    default_sort = "-created_at"
+
+    def prepare(
+        self, session: Session, actor: User, values: dict[str, Any], record: Deal | None
+    ) -> dict[str, Any]:
+        partner = None
+        if "partner_id" in values and (record is None or values["partner_id"] != record.partner_id):
+            partner = visible_ref(session, actor, Partner, "partner_id", values["partner_id"])
+        if record is None and values.get("stage_id") is None:
+            first = session.scalars(
+                select(CodebookEntry)
+                .where(CodebookEntry.codebook == "deal_stage", CodebookEntry.active.is_(True))
+                .order_by(CodebookEntry.position)
+            ).first()
+            values["stage_id"] = first.id if first else None
+        if (
+            values.get("stage_id") is not None
+            and values.get("probability") is None
+            and (record is None or "probability" not in values)
+        ):
+            stage = session.get(CodebookEntry, values["stage_id"])
+            if stage is not None and stage.probability is not None and record is None:
+                values["probability"] = stage.probability
+        status = values.get("status", record.status if record else "open")
+        if status != "open" and (record is None or record.status == "open"):
+            values["closed_at"] = utcnow()
+        elif status == "open":
+            values["closed_at"] = None
+        resolve_scope(session, actor, values, record, inherit=partner)
+        if "title" in values:
+            values["title_key"] = fold(values["title"])
+        return values
+
+    def close(self, session: Session, actor: User, deal_id: int, data: dict[str, Any]) -> Deal:
+        """Close as won or lost with a reason and a note (the deal action "Close")."""
+        deal = self.get(session, actor, deal_id)
+        if deal.status != "open":
+            raise Conflict(f"the deal is already {deal.status}")
+        errors: dict[str, str] = {}
+        status = data.get("status")
+        if status not in ("won", "lost"):
+            errors["status"] = "must be won or lost"
+        reason_id = None
+        if data.get("close_reason") not in (None, ""):
+            try:
+                reason_id = codebook_entry(session, "close_reason", data["close_reason"]).id
+            except ValueError as exc:
+                errors["close_reason"] = str(exc)
+        elif status == "lost":
+            errors["close_reason"] = "is required when a deal is lost"
+        note = data.get("close_note") or ""
+        if not isinstance(note, str) or len(note) > 5000:
+            errors["close_note"] = "must be text of at most 5000 characters"
+        if errors:
+            raise ValidationError(errors)
+        deal.status = str(status)
+        deal.close_reason_id = reason_id
+        deal.close_note = note
+        deal.closed_at = utcnow()
+        if status == "won":
+            deal.probability = 100
+        else:
+            deal.probability = 0
+        session.flush()
+        return deal
+
+    def as_dict(self, record: Deal) -> dict[str, Any]:
+        out = super().as_dict(record)
+        out["partner"] = record.partner.name
+        out["closed_at"] = record.closed_at.isoformat() if record.closed_at else None
+        out.update(scope_dict(record))
+        return out
+
+
+deals = DealService()

@@ -1,0 +1,202 @@
+"""Partners (companies): the centre of every dossier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from crm.errors import Conflict, ValidationError
+from crm.fields import FieldSpec
+from crm.models import (
+    CATEGORIES,
+    PARTNER_STATUSES,
+    CodebookEntry,
+    Deal,
+    Partner,
+    PartnerDomain,
+    User,
+)
+from crm.permissions import visible
+from crm.services.records import (
+    SCOPE_FIELDS,
+    RecordService,
+    choice_filter,
+    codebook_filter,
+    int_filter,
+    resolve_scope,
+    scope_dict,
+)
+from crm.text import fold
+
+# Never matched by the mail filer; a partner may not claim them as its domain.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "seznam.cz",
+        "centrum.cz",
+        "post.cz",
+        "email.cz",
+        "volny.cz",
+        "atlas.cz",
+        "tiscali.cz",
+        "quick.cz",
+        "wp.pl",
+        "o2.pl",
+        "onet.pl",
+        "interia.pl",
+        "op.pl",
+        "gazeta.pl",
+        "tlen.pl",
+        "azet.sk",
+        "zoznam.sk",
+        "centrum.sk",
+        "post.sk",
+        "pobox.sk",
+    ]
+)
+
+
+def name_filter(_session: Session, raw: str) -> ColumnElement[bool]:
+    return Partner.name_key.contains(fold(raw), autoescape=True)
+
+
+def domain_filter(_session: Session, raw: str) -> ColumnElement[bool]:
+    return Partner.id.in_(
+        select(PartnerDomain.partner_id).where(PartnerDomain.domain == raw.strip().lower())
+    )
+
+
+class PartnerService(RecordService[Partner]):
+    model = Partner
+    record_type = "partner"
+    fields = (
+        FieldSpec("name", "Name", required=True, max_length=200),
+        FieldSpec("kind", "Kind", "codebook", codebook="partner_kind"),
+        FieldSpec("region", "Region", "codebook", codebook="region"),
+        FieldSpec("industry", "Industry", "codebook", codebook="industry"),
+        FieldSpec("status", "Status", "choice", choices=PARTNER_STATUSES, default="active"),
+        FieldSpec("category", "Category", "choice", choices=CATEGORIES),
+        FieldSpec("street", "Street", max_length=200),
+        FieldSpec("city", "City", max_length=100),
+        FieldSpec("postal_code", "Postal code", max_length=20),
+        FieldSpec("country", "Country", max_length=2, help="Two-letter code: CZ, SK, PL"),
+        FieldSpec("phones", "Phones", "list", item="phone", max_length=30),
+        FieldSpec("emails", "Emails", "list", item="email", max_length=254),
+        FieldSpec("web", "Web", max_length=300),
+        FieldSpec("company_id", "Company ID", max_length=20, help="IČO / IČ / REGON"),
+        FieldSpec("vat_id", "VAT ID", max_length=20, help="DIČ / IČ DPH / NIP"),
+        FieldSpec(
+            "domains",
+            "Mail domains",
+            "list",
+            item="domain",
+            max_length=253,
+            help="Mail from these domains is filed to this partner",
+        ),
+        FieldSpec("note", "Note", "text", max_length=20000),
+        *SCOPE_FIELDS,
+    )
+    filters = {
+        "q": name_filter,
+        "kind": codebook_filter(Partner.kind_id, "partner_kind"),
+        "region": codebook_filter(Partner.region_id, "region"),
+        "industry": codebook_filter(Partner.industry_id, "industry"),
+        "status": choice_filter(Partner.status, PARTNER_STATUSES),
+        "category": choice_filter(Partner.category, CATEGORIES),
+        "salesperson_id": int_filter(Partner.salesperson_id),
+        "group_id": int_filter(Partner.group_id),
+        "domain": domain_filter,
+    }
+    sort_keys = {
+        "name": Partner.name_key,
+        "city": Partner.city,
+        "category": Partner.category,
+        "status": Partner.status,
+        "created_at": Partner.created_at,
+        "updated_at": Partner.updated_at,
+        "kind": select(CodebookEntry.label)
+        .where(CodebookEntry.id == Partner.kind_id)
+        .scalar_subquery(),
+        "region": select(CodebookEntry.label)
+        .where(CodebookEntry.id == Partner.region_id)
+        .scalar_subquery(),
+        "industry": select(CodebookEntry.label)
+        .where(CodebookEntry.id == Partner.industry_id)
+        .scalar_subquery(),
+    }
+    default_sort = "name"
+
+    def prepare(
+        self, session: Session, actor: User, values: dict[str, Any], record: Partner | None
+    ) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        if "country" in values:
+            values["country"] = values["country"].upper()
+            if values["country"] and not values["country"].isalpha():
+                errors["country"] = "must be a two-letter country code"
+        if "domains" in values:
+            public = [d for d in values["domains"] if d in PUBLIC_MAIL_DOMAINS]
+            if public:
+                errors["domains"] = f"{public[0]} is a public mail domain and cannot be a partner's"
+            values["_domains"] = values.pop("domains")
+        if values.get("company_id"):
+            clash = session.scalar(
+                select(Partner.id).where(
+                    Partner.company_id == values["company_id"],
+                    Partner.id != (record.id if record else -1),
+                )
+            )
+            if clash is not None:
+                raise Conflict(f"a partner with company ID {values['company_id']} already exists")
+        if errors:
+            raise ValidationError(errors)
+        resolve_scope(session, actor, values, record)
+        if "name" in values:
+            values["name_key"] = fold(values["name"])
+        return values
+
+    def after_write(self, session: Session, record: Partner, values: dict[str, Any]) -> None:
+        if "_domains" in values:
+            wanted = values["_domains"]
+            record.domain_rows = [
+                next((row for row in record.domain_rows if row.domain == d), None)
+                or PartnerDomain(domain=d)
+                for d in wanted
+            ]
+            session.flush()
+
+    def check_delete(self, session: Session, actor: User, record: Partner) -> None:
+        super().check_delete(session, actor, record)
+        if session.scalar(select(Deal.id).where(Deal.partner_id == record.id).limit(1)):
+            raise Conflict("the partner has deals; close or move them, or set it passive")
+
+    def as_dict(self, record: Partner) -> dict[str, Any]:
+        out = super().as_dict(record)
+        out["domains"] = record.domains
+        out.update(scope_dict(record))
+        return out
+
+    def by_company_id(self, session: Session, actor: User, company_id: str) -> Partner | None:
+        return session.scalars(
+            select(Partner).where(Partner.company_id == company_id, visible(actor, Partner))
+        ).first()
+
+
+partners = PartnerService()

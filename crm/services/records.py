@@ -1,0 +1,362 @@
+"""The generic record service: get, list (filter, sort, page), create, update, delete.
+
+Partners, persons, deals and activities are each a subclass that declares its fields, filters
+and sort keys and adds its own rules in ``prepare``; the permission rule, validation, custom
+fields and the outbox are handled here once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from crm.errors import NotFound, PermissionDenied, ValidationError
+from crm.fields import FieldSpec, active_user, codebook_entry, parse_date, parse_input
+from crm.models import CodebookEntry, CustomField, Group, OutboxEntry, Scoped, User
+from crm.permissions import assignable_group, load_visible, visible
+
+T = TypeVar("T")
+MAX_PER_PAGE = 500
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list page or API list call asks for; values are raw strings from the query."""
+
+    filters: Mapping[str, str] = field(default_factory=dict)
+    sort: str = ""
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], default_per_page: int = 50) -> ListQuery:
+        errors: dict[str, str] = {}
+
+        def number(name: str, default: int, upper: int) -> int:
+            raw = args.get(name, "")
+            if raw == "":
+                return default
+            if not raw.isdigit() or not 1 <= int(raw) <= upper:
+                errors[name] = f"must be a whole number from 1 to {upper}"
+                return default
+            return int(raw)
+
+        page = number("page", 1, 1_000_000)
+        per_page = number("per_page", default_per_page, MAX_PER_PAGE)
+        if errors:
+            raise ValidationError(errors)
+        filters = {
+            k: v for k, v in args.items() if k not in ("page", "per_page", "sort") and v != ""
+        }
+        return cls(filters=filters, sort=args.get("sort", ""), page=page, per_page=per_page)
+
+
+Filter = Callable[[Session, str], ColumnElement[bool]]
+
+
+def custom_fields_for(session: Session, record_type: str) -> list[CustomField]:
+    return list(
+        session.scalars(
+            select(CustomField)
+            .where(CustomField.record_type == record_type)
+            .order_by(CustomField.position, CustomField.id)
+        )
+    )
+
+
+def write_outbox(session: Session, entity: str, entity_id: int, action: str) -> None:
+    session.add(OutboxEntry(entity=entity, entity_id=entity_id, action=action))
+
+
+def codebook_filter(column: Any, codebook: str) -> Filter:
+    return lambda session, raw: column == codebook_entry(session, codebook, raw).id
+
+
+def int_filter(column: Any) -> Filter:
+    def build(_session: Session, raw: str) -> ColumnElement[bool]:
+        if not raw.isdigit():
+            raise ValueError("must be a whole number")
+        return column == int(raw)  # type: ignore[no-any-return]
+
+    return build
+
+
+def choice_filter(column: Any, choices: Sequence[str]) -> Filter:
+    def build(_session: Session, raw: str) -> ColumnElement[bool]:
+        if raw not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return column == raw  # type: ignore[no-any-return]
+
+    return build
+
+
+def bool_filter(column: Any) -> Filter:
+    def build(_session: Session, raw: str) -> ColumnElement[bool]:
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("must be true or false")
+        return column.is_(raw.lower() in ("true", "1", "yes"))  # type: ignore[no-any-return]
+
+    return build
+
+
+def date_filter(column: Any, op: str) -> Filter:
+    def build(_session: Session, raw: str) -> ColumnElement[bool]:
+        day = parse_date(raw)
+        return (column >= day) if op == ">=" else (column <= day)  # type: ignore[no-any-return]
+
+    return build
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+class RecordService(Generic[T]):
+    model: ClassVar[type[Any]]
+    record_type: ClassVar[str]
+    fields: ClassVar[tuple[FieldSpec, ...]]
+    filters: ClassVar[dict[str, Filter]] = {}
+    sort_keys: ClassVar[dict[str, Any]] = {}
+    default_sort: ClassVar[str] = "-id"
+    # Names shown in lists and the timeline.
+    title_attr: ClassVar[str] = "name"
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, session: Session, actor: User, record_id: int) -> T:
+        return load_visible(session, actor, self.model, record_id)
+
+    def base_query(self, actor: User) -> Select[Any]:
+        return select(self.model).where(visible(actor, self.model))
+
+    def list(self, session: Session, actor: User, query: ListQuery) -> Page[T]:
+        stmt = self.base_query(actor)
+        errors: dict[str, str] = {}
+        custom = {cf.key: cf for cf in custom_fields_for(session, self.record_type)}
+        for name, raw in query.filters.items():
+            try:
+                if name in self.filters:
+                    stmt = stmt.where(self.filters[name](session, raw))
+                elif name.startswith("custom.") and name[7:] in custom:
+                    stmt = stmt.where(self._custom_filter(session, custom[name[7:]], raw))
+                else:
+                    errors[name] = "is not a filter of this list"
+            except ValueError as exc:
+                errors[name] = str(exc)
+        order = self._order(query.sort or self.default_sort, custom)
+        if order is None:
+            errors["sort"] = "cannot sort by " + query.sort
+        if errors:
+            raise ValidationError(errors)
+        assert order is not None
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        rows = session.scalars(
+            stmt.order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page)
+        ).unique()
+        return Page(list(rows), total or 0, query.page, query.per_page)
+
+    def _custom_filter(self, session: Session, cf: CustomField, raw: str) -> ColumnElement[bool]:
+        element = self.model.custom[cf.key]
+        if cf.field_type == "codebook":
+            assert cf.codebook
+            return element.as_integer() == codebook_entry(session, cf.codebook, raw).id  # type: ignore[no-any-return]
+        if cf.field_type == "number":
+            try:
+                return element.as_float() == float(raw)  # type: ignore[no-any-return]
+            except ValueError as exc:
+                raise ValueError("must be a number") from exc
+        if cf.field_type == "date":
+            return element.as_string() == parse_date(raw).isoformat()  # type: ignore[no-any-return]
+        return func.lower(element.as_string()) == raw.strip().lower()  # type: ignore[no-any-return]
+
+    def _order(self, sort: str, custom: Mapping[str, CustomField]) -> list[Any] | None:
+        key, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
+        if key in self.sort_keys:
+            column = self.sort_keys[key]
+        elif key == "id":
+            column = self.model.id
+        elif key.startswith("custom.") and key[7:] in custom:
+            column = self.model.custom[key[7:]].as_string()
+        else:
+            return None
+        first = column.desc() if descending else column.asc()
+        return [first, self.model.id.desc() if descending else self.model.id.asc()]
+
+    # -- writing -------------------------------------------------------------------------
+    def parse(self, session: Session, data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+        return parse_input(
+            session,
+            self.fields,
+            data,
+            partial=partial,
+            custom_fields=custom_fields_for(session, self.record_type),
+        )
+
+    def prepare(
+        self, session: Session, actor: User, values: dict[str, Any], record: T | None
+    ) -> dict[str, Any]:
+        """Entity rules on validated values; raise ValidationError to refuse."""
+        return values
+
+    def after_write(self, session: Session, record: T, values: dict[str, Any]) -> None:
+        """Entity work after the row has its id (child rows)."""
+
+    def create(self, session: Session, actor: User, data: Mapping[str, Any]) -> T:
+        values = self.prepare(session, actor, self.parse(session, data, partial=False), None)
+        record = self.model(**{k: v for k, v in values.items() if not k.startswith("_")})
+        session.add(record)
+        session.flush()
+        self.after_write(session, record, values)
+        write_outbox(session, self.record_type, record.id, "create")
+        return record  # type: ignore[no-any-return]
+
+    def update(
+        self,
+        session: Session,
+        actor: User,
+        record_id: int,
+        data: Mapping[str, Any],
+        *,
+        partial: bool = True,
+    ) -> T:
+        record = self.get(session, actor, record_id)
+        values = self.prepare(session, actor, self.parse(session, data, partial=partial), record)
+        for key, value in values.items():
+            if not key.startswith("_"):
+                setattr(record, key, value)
+        session.flush()
+        self.after_write(session, record, values)
+        write_outbox(session, self.record_type, record.id, "update")  # type: ignore[attr-defined]
+        return record
+
+    def delete(self, session: Session, actor: User, record_id: int) -> None:
+        record = self.get(session, actor, record_id)
+        self.check_delete(session, actor, record)
+        session.delete(record)
+        session.flush()
+        write_outbox(session, self.record_type, record_id, "delete")
+
+    def check_delete(self, session: Session, actor: User, record: T) -> None:
+        owner = getattr(record, "salesperson_id", None)
+        if actor.role == "sales" and owner != actor.id:
+            raise PermissionDenied("only a manager or the record's salesperson may delete it")
+
+    # -- output --------------------------------------------------------------------------
+    def as_dict(self, record: T) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": record.id}  # type: ignore[attr-defined]
+        for spec in self.fields:
+            value = getattr(record, spec.attr)
+            if spec.kind == "codebook":
+                entry = getattr(record, spec.name)
+                out[spec.name] = entry.label if entry else None
+                out[spec.attr] = value
+            else:
+                out[spec.name] = jsonable(value)
+        if hasattr(record, "custom"):
+            out["custom"] = dict(record.custom or {})
+        for stamp in ("created_at", "updated_at"):
+            if hasattr(record, stamp):
+                out[stamp] = jsonable(getattr(record, stamp))
+        return out
+
+    def title_of(self, record: T) -> str:
+        return str(getattr(record, self.title_attr))
+
+
+SCOPE_FIELDS = (
+    FieldSpec("group_id", "Group", "ref", help="Sales team the record belongs to"),
+    FieldSpec("salesperson_id", "Salesperson", "ref"),
+    FieldSpec("private", "Private", "bool", help="Only the salesperson and managers see it"),
+)
+
+
+def resolve_scope(
+    session: Session,
+    actor: User,
+    values: dict[str, Any],
+    record: Scoped | None,
+    inherit: Scoped | None = None,
+) -> None:
+    """Fill and check group, salesperson and owner company of a scoped record.
+
+    New records take the parent's scope (``inherit``: a deal's partner, an activity's deal),
+    else the actor's first group and the actor as salesperson.
+    """
+    errors: dict[str, str] = {}
+    if record is None:
+        if values.get("group_id") is None:
+            values["group_id"] = (
+                inherit.group_id if inherit else (actor.group_ids[0] if actor.group_ids else None)
+            )
+        if values.get("salesperson_id") is None:
+            values["salesperson_id"] = actor.id
+    if "group_id" in values and (record is None or values["group_id"] != record.group_id):
+        group_id = values["group_id"]
+        group = session.get(Group, group_id) if group_id is not None else None
+        if group_id is not None and group is None:
+            errors["group_id"] = "no such group"
+        elif not assignable_group(actor, group_id):
+            errors["group_id"] = "you can only assign records to your own groups"
+        else:
+            values["owner_company_id"] = group.owner_company_id if group else None
+    if values.get("salesperson_id") is not None:
+        try:
+            active_user(session, values["salesperson_id"])
+        except ValueError as exc:
+            errors["salesperson_id"] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+
+
+def scope_dict(record: Scoped) -> dict[str, Any]:
+    salesperson = getattr(record, "salesperson", None)
+    group = getattr(record, "group", None)
+    return {
+        "salesperson": salesperson.name if salesperson else None,
+        "group": group.name if group else None,
+        "owner_company_id": record.owner_company_id,
+    }
+
+
+def entry_label(session: Session, entry_id: int | None) -> str | None:
+    if entry_id is None:
+        return None
+    entry = session.get(CodebookEntry, entry_id)
+    return entry.label if entry else None
+
+
+def visible_ref(
+    session: Session, actor: User, model: type[T], field_name: str, record_id: Any
+) -> T:
+    """A referenced record (a deal's partner, an activity's deal) that the actor may see.
+
+    A missing or invisible one is a field error, so a form shows it next to the field.
+    """
+    try:
+        return load_visible(session, actor, model, int(record_id))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({field_name: "must be an id"}) from exc
+    except NotFound as exc:
+        raise ValidationError({field_name: f"no such {model.__name__.lower()}"}) from exc

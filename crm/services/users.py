@@ -1,0 +1,210 @@
+"""Users, groups (sales teams), owner companies, logins and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from crm.fields import EMAIL_RE
+from crm.models import ROLES, ApiToken, Group, OwnerCompany, User, utcnow
+from crm.passwords import hash_password, new_token, token_digest, verify_password
+from crm.permissions import require_role
+
+LANGUAGES = ("en", "cs")
+MIN_PASSWORD = 8
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError({"password": f"must have at least {MIN_PASSWORD} characters"})
+
+
+def get_or_create_owner_company(session: Session, name: str) -> OwnerCompany:
+    company = session.scalar(select(OwnerCompany).where(OwnerCompany.name == name))
+    if company is None:
+        company = OwnerCompany(name=name)
+        session.add(company)
+        session.flush()
+    return company
+
+
+def get_or_create_group(session: Session, name: str, owner_company: str | None = None) -> Group:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"group": "must be a name of 1 to 200 characters"})
+    group = session.scalar(select(Group).where(Group.name == name))
+    if group is None:
+        company = get_or_create_owner_company(session, owner_company) if owner_company else None
+        group = Group(name=name, owner_company_id=company.id if company else None)
+        session.add(group)
+        session.flush()
+    return group
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def require_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"no user {email}")
+    return user
+
+
+def create_user(
+    session: Session,
+    email: str,
+    name: str,
+    role: str,
+    groups: Sequence[str] = (),
+    password: str | None = None,
+    language: str = "en",
+) -> User:
+    errors: dict[str, str] = {}
+    email = email.strip()
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        errors["email"] = "is not an email address"
+    if not name.strip() or len(name) > 200:
+        errors["name"] = "must be 1 to 200 characters"
+    if role not in ROLES:
+        errors["role"] = "must be one of " + ", ".join(ROLES)
+    if language not in LANGUAGES:
+        errors["language"] = "must be one of " + ", ".join(LANGUAGES)
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors["password"] = f"must have at least {MIN_PASSWORD} characters"
+    if errors:
+        raise ValidationError(errors)
+    if find_user(session, email) is not None:
+        raise Conflict(f"a user {email} already exists")
+    user = User(
+        email=email.lower(),
+        name=name.strip(),
+        role=role,
+        language=language,
+        password_hash=hash_password(password) if password else None,
+        groups=[get_or_create_group(session, g) for g in groups if g.strip()],
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(session: Session, actor: User, user_id: int, data: dict[str, Any]) -> User:
+    """Admin edits a user: name, role, groups, active, language, a new password."""
+    require_role(actor, "admin")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    errors: dict[str, str] = {}
+    name = str(data.get("name", user.name)).strip()
+    role = data.get("role", user.role)
+    language = data.get("language", user.language)
+    if not name or len(name) > 200:
+        errors["name"] = "must be 1 to 200 characters"
+    if role not in ROLES:
+        errors["role"] = "must be one of " + ", ".join(ROLES)
+    if language not in LANGUAGES:
+        errors["language"] = "must be one of " + ", ".join(LANGUAGES)
+    group_ids = data.get("group_ids")
+    groups = user.groups
+    if group_ids is not None:
+        groups = [g for g in (session.get(Group, int(i)) for i in group_ids) if g is not None]
+        if len(groups) != len(set(group_ids)):
+            errors["group_ids"] = "contains an unknown group"
+    active = bool(data.get("active", user.active))
+    if user.id == actor.id and (role != "admin" or not active):
+        errors["role"] = "you cannot take away your own admin rights"
+    password = data.get("password") or ""
+    if password and len(password) < MIN_PASSWORD:
+        errors["password"] = f"must have at least {MIN_PASSWORD} characters"
+    if errors:
+        raise ValidationError(errors)
+    user.name, user.role, user.language, user.groups, user.active = (
+        name,
+        role,
+        language,
+        groups,
+        active,
+    )
+    if password:
+        user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def set_language(session: Session, user: User, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValidationError({"language": "must be one of " + ", ".join(LANGUAGES)})
+    db_user = session.get(User, user.id)
+    assert db_user is not None
+    db_user.language = language
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    db_user = session.get(User, user.id)
+    assert db_user is not None
+    if not verify_password(current, db_user.password_hash):
+        raise ValidationError({"current_password": "is not your current password"})
+    _check_password(new)
+    db_user.password_hash = hash_password(new)
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    user = find_user(session, email)
+    if user is None or not user.active or not verify_password(password, user.password_hash):
+        raise AuthenticationFailed("wrong email or password")
+    return user
+
+
+def create_token(session: Session, email: str, label: str = "") -> str:
+    user = require_user(session, email)
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), label=label[:100]))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or not row.user.active:
+        raise AuthenticationFailed("invalid API token")
+    row.last_used_at = utcnow()
+    return row.user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def list_groups(session: Session) -> list[Group]:
+    return list(session.scalars(select(Group).order_by(Group.name)))
+
+
+def list_owner_companies(session: Session) -> list[OwnerCompany]:
+    return list(session.scalars(select(OwnerCompany).order_by(OwnerCompany.name)))
+
+
+def create_group(session: Session, actor: User, name: str, owner_company_id: int | None) -> Group:
+    require_role(actor, "admin")
+    if session.scalar(select(Group).where(Group.name == name.strip())):
+        raise ValidationError({"name": "a group of this name exists"})
+    if owner_company_id is not None and session.get(OwnerCompany, owner_company_id) is None:
+        raise ValidationError({"owner_company_id": "no such owner company"})
+    group = get_or_create_group(session, name)
+    group.owner_company_id = owner_company_id
+    return group
+
+
+def create_owner_company(session: Session, actor: User, name: str) -> OwnerCompany:
+    require_role(actor, "admin")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "must be 1 to 200 characters"})
+    if session.scalar(select(OwnerCompany).where(OwnerCompany.name == name)):
+        raise ValidationError({"name": "an owner company of this name exists"})
+    return get_or_create_owner_company(session, name)

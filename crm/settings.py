@@ -1,0 +1,99 @@
+"""One settings object that knows every path and option.
+
+Every option has a default, a type and help text (OPTIONS). Settings are read once, by
+``Settings.from_env``, at the start of a command or in the app factory, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Option:
+    env: str
+    default: str
+    help: str
+
+
+OPTIONS: dict[str, Option] = {
+    "home": Option(
+        "DOSSIER_HOME", "./data", "Data directory: database, blobs, search index, keys."
+    ),
+    "database_url": Option(
+        "DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the database; empty means SQLite file dossier.db in the data directory.",
+    ),
+    "secret_key": Option(
+        "DOSSIER_SECRET_KEY",
+        "",
+        "Key that signs web sessions; empty means a random key kept in <home>/secret_key.",
+    ),
+    "page_size": Option("DOSSIER_PAGE_SIZE", "50", "Rows per page in web lists."),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str = ""
+    secret_key: str = ""
+    page_size: int = 50
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values = {name: env.get(opt.env, opt.default) for name, opt in OPTIONS.items()}
+        values.update({k: v for k, v in overrides.items() if v is not None})  # type: ignore[misc]
+        return cls(
+            home=Path(str(values["home"])).expanduser().resolve(),
+            database_url=str(values["database_url"]),
+            secret_key=str(values["secret_key"]),
+            page_size=int(str(values["page_size"])),
+        )
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'dossier.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "dossier.db"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.home / "secret_key"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.blob_dir, self.index_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def session_secret(self) -> str:
+        """The explicit secret, else the one kept in the data directory (created once, 0600)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.secret_key_file
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip()

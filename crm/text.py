@@ -1,0 +1,14 @@
+"""Text helpers for Czech, Slovak and Polish: accent folding for matching and sorting."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Letters that NFKD does not decompose.
+_EXTRA = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ß": "ss", "ø": "o", "Ø": "o"})
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form: "Příbram" and "pribram" fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()

@@ -1,0 +1,152 @@
+"""Shared fixtures: a fresh data directory and database per test, on SQLite and PostgreSQL.
+
+``DOSSIER_TEST_DATABASES`` (default ``sqlite,postgresql``) picks the backends. A missing system
+server skips its tests with the reason, or fails them under ``DOSSIER_REQUIRE_ALL=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm.bootstrap import initialize
+from crm.db import Database
+from crm.models import User
+from crm.services.users import create_user
+from crm.settings import Settings
+from tests.servers.postgres import PostgresServer, ServerMissing, postgres_server
+
+REPO = Path(__file__).resolve().parent.parent
+BACKENDS = [
+    b for b in os.environ.get("DOSSIER_TEST_DATABASES", "sqlite,postgresql").split(",") if b
+]
+_counter = itertools.count()
+
+
+def require_or_skip(reason: str) -> None:
+    if os.environ.get("DOSSIER_REQUIRE_ALL") == "1":
+        pytest.fail(f"DOSSIER_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+def corpora_dir() -> Path:
+    return Path(os.environ.get("DOSSIER_CORPORA", REPO.parent / "shared" / "corpora"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer | None]:
+    try:
+        with postgres_server() as server:
+            yield server
+    except ServerMissing as exc:
+        yield None
+        pg_server.missing = str(exc)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer | None) -> str | None:
+    """A database migrated once; each test's database is a copy of it."""
+    if pg_server is None:
+        return None
+    pg_server.admin_sql("CREATE DATABASE dossier_template")
+    settings = Settings(home=Path("/nonexistent"), database_url=pg_server.url("dossier_template"))
+    db = Database(settings)
+    db.upgrade()
+    db.dispose()
+    return "dossier_template"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    home = tmp_path / "home"
+    if backend == "sqlite":
+        return Settings(home=home, secret_key="test-secret")
+    server: PostgresServer | None = request.getfixturevalue("pg_server")
+    if server is None:
+        require_or_skip("PostgreSQL is not available: install Debian's postgresql")
+    assert server is not None
+    template = request.getfixturevalue("pg_template")
+    name = f"t{os.getpid()}_{next(_counter)}"
+    server.admin_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    return Settings(home=home, database_url=server.url(name), secret_key="test-secret")
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    db = initialize(settings)
+    yield db
+    db.dispose()
+
+
+@dataclass
+class World:
+    """Two sales teams, A and B, and a user of every role."""
+
+    admin: User
+    manager_a: User
+    sales_a: User
+    sales_a2: User
+    sales_b: User
+    password: str = "correct horse 1"
+
+
+@pytest.fixture
+def world(database: Database) -> World:
+    pw = World.password
+    with database.session() as s:
+        users = World(
+            admin=create_user(s, "admin@firma.cz", "Alena Adminová", "admin", ["Vedení"], pw),
+            manager_a=create_user(s, "manager@firma.cz", "Marek Manažer", "manager", ["Tým A"], pw),
+            sales_a=create_user(s, "jana@firma.cz", "Jana Nováková", "sales", ["Tým A"], pw),
+            sales_a2=create_user(s, "petr@firma.cz", "Petr Dvořák", "sales", ["Tým A"], pw),
+            sales_b=create_user(s, "zofia@firma.pl", "Zofia Wójcik", "sales", ["Tým B"], pw),
+        )
+    return users
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> Flask:
+    from web import create_app
+
+    flask_app = create_app(settings, database)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_of(client: FlaskClient) -> str:
+    with client.session_transaction() as sess:
+        if "csrf" not in sess:
+            sess["csrf"] = "test-csrf-token"
+        return str(sess["csrf"])
+
+
+def login(client: FlaskClient, user: User | str, password: str = World.password) -> None:
+    email = user if isinstance(user, str) else user.email
+    client.get("/login")
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_of(client)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
+    """Submit a form as the browser would: with the page's CSRF token."""
+    return client.post(url, data={**data, "csrf_token": csrf_of(client)}, **kwargs)

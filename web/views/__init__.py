@@ -1,0 +1,12 @@
+"""Blueprints, one per area of the UI, plus the REST API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from web.views import auth, partners
+
+    for module in (auth, partners):
+        app.register_blueprint(module.bp)

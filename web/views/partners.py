@@ -1,0 +1,133 @@
+"""Partner pages: the list (filter, sort, page), the dossier with its timeline, the form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from crm.errors import Conflict, ValidationError
+from crm.services.activities import activities
+from crm.services.deals import deals
+from crm.services.partners import partners
+from crm.services.persons import persons
+from crm.services.records import ListQuery
+from crm.timeline import partner_timeline
+from web import db
+from web.security import login_required, require_user
+from web.views.common import form_data, form_specs, form_values, list_query
+from web.views.forms import choices_for
+
+bp = Blueprint("partners", __name__, url_prefix="/partners")
+TIMELINE_PAGE = 50
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    user = require_user()
+    specs = form_specs(partners)
+    try:
+        page = partners.list(db.session(), user, list_query(partners))
+        errors: dict[str, str] = {}
+    except ValidationError as exc:
+        page, errors = partners.list(db.session(), user, ListQuery()), exc.errors
+    return render_template(
+        "partners/list.html",
+        page=page,
+        specs=specs,
+        choices=choices_for(specs, user),
+        filter_errors=errors,
+    ), 400 if errors else 200
+
+
+@bp.get("/<int:partner_id>")
+@login_required
+def show(partner_id: int) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    partner = partners.get(session, user, partner_id)
+    shown = request.args.get("timeline", type=int) or TIMELINE_PAGE
+    timeline = partner_timeline(session, user, partner_id, limit=shown + 1)
+    return render_template(
+        "partners/show.html",
+        partner=partner,
+        specs=form_specs(partners),
+        persons=persons.list(
+            session, user, ListQuery({"partner_id": str(partner_id)}, per_page=100)
+        ).items,
+        deals=deals.list(
+            session,
+            user,
+            ListQuery({"partner_id": str(partner_id)}, sort="-created_at", per_page=100),
+        ).items,
+        open_tasks=activities.list(
+            session,
+            user,
+            ListQuery(
+                {"partner_id": str(partner_id), "done": "false"}, sort="due_date", per_page=20
+            ),
+        ).items,
+        timeline=timeline[:shown],
+        more=len(timeline) > shown,
+        shown=shown,
+    )
+
+
+def _form(partner_id: int | None) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    specs = form_specs(partners)
+    record = partners.get(session, user, partner_id) if partner_id else None
+    values = form_values(partners, record) if record else {"status": "active"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data = form_data(specs)
+        try:
+            if record is None:
+                record = partners.create(session, user, data)
+            else:
+                partners.update(session, user, record.id, data, partial=False)
+        except ValidationError as exc:
+            errors, values = exc.errors, {**data}
+            session.rollback()
+        except Conflict as exc:
+            errors, values = {"company_id": exc.message}, {**data}
+            session.rollback()
+        else:
+            db.commit()
+            flash(_("Partner saved."), "success")
+            return redirect(url_for("partners.show", partner_id=record.id))
+    return render_template(
+        "partners/form.html",
+        partner=record,
+        specs=specs,
+        values=values,
+        errors=errors,
+        choices=choices_for(specs, user),
+    ), 422 if errors else 200
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> ResponseReturnValue:
+    return _form(None)
+
+
+@bp.route("/<int:partner_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(partner_id: int) -> ResponseReturnValue:
+    return _form(partner_id)
+
+
+@bp.post("/<int:partner_id>/delete")
+@login_required
+def delete(partner_id: int) -> ResponseReturnValue:
+    try:
+        partners.delete(db.session(), require_user(), partner_id)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("partners.show", partner_id=partner_id))
+    db.commit()
+    flash(_("Partner deleted."), "success")
+    return redirect(url_for("partners.index"))

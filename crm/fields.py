@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -44,6 +44,8 @@ class FieldSpec:
     maximum: float | None = None
     help: str = ""
     default: Any = None
+    # Record-type rule on the parsed value: returns it (possibly normalised) or raises ValueError.
+    clean: Callable[[Any], Any] | None = None
 
     @property
     def attr(self) -> str:
@@ -281,7 +283,8 @@ def parse_input(
             )
             continue
         try:
-            result.values[spec.attr] = parse_value(session, spec, data[key])
+            value = parse_value(session, spec, data[key])
+            result.values[spec.attr] = spec.clean(value) if spec.clean else value
         except ValueError as exc:
             result.errors[spec.name] = str(exc)
     if custom_fields:

@@ -308,7 +308,9 @@ class Activity(Scoped, Base):
     deal: Mapped[Deal | None] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")
     result: Mapped[CodebookEntry | None] = relationship(lazy="joined")
-    salesperson: Mapped[User | None] = relationship(foreign_keys="Activity.salesperson_id")
+    salesperson: Mapped[User | None] = relationship(
+        foreign_keys="Activity.salesperson_id", lazy="joined"
+    )
     next_contact_assignee: Mapped[User | None] = relationship(
         foreign_keys=[next_contact_assignee_id]
     )

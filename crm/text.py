@@ -12,3 +12,11 @@ def fold(text: str) -> str:
     """Lower-case, accent-free form: "Příbram" and "pribram" fold alike."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+def N_(message: str) -> str:
+    """Marks a string for translation without translating it (crm has no locale).
+
+    The web layer passes such strings through gettext when it shows them.
+    """
+    return message

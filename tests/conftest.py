@@ -6,8 +6,10 @@ server skips its tests with the reason, or fails them under ``DOSSIER_REQUIRE_AL
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from flask.testing import FlaskClient
 from crm.bootstrap import initialize
 from crm.db import Database
 from crm.models import User
+from crm.passwords import hash_password
 from crm.services.users import create_user
 from crm.settings import Settings
 from tests.servers.postgres import PostgresServer, ServerMissing, postgres_server
@@ -64,6 +67,14 @@ def pg_template(pg_server: PostgresServer | None) -> str | None:
     return "dossier_template"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, seeded SQLite database made once; each test starts from a copy."""
+    home = tmp_path_factory.mktemp("template")
+    initialize(Settings(home=home, secret_key="test-secret")).dispose()
+    return home / "dossier.db"
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -73,6 +84,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     home = tmp_path / "home"
     if backend == "sqlite":
+        home.mkdir()
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "dossier.db")
         return Settings(home=home, secret_key="test-secret")
     server: PostgresServer | None = request.getfixturevalue("pg_server")
     if server is None:

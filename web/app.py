@@ -39,9 +39,11 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
 
+    from web.api import register_api
     from web.views import register_blueprints
 
     register_blueprints(app)
+    register_api(app)
     register_error_handlers(app)
     from web import helpers
 

@@ -85,14 +85,10 @@ class DealService(RecordService[Deal]):
                 .order_by(CodebookEntry.position)
             ).first()
             values["stage_id"] = first.id if first else None
-        if (
-            values.get("stage_id") is not None
-            and values.get("probability") is None
-            and (record is None or "probability" not in values)
-        ):
+        if record is None and values.get("probability") is None and values.get("stage_id"):
+            # A new deal without a probability takes its stage's default.
             stage = session.get(CodebookEntry, values["stage_id"])
-            if stage is not None and stage.probability is not None and record is None:
-                values["probability"] = stage.probability
+            values["probability"] = stage.probability if stage else None
         status = values.get("status", record.status if record else "open")
         if status != "open" and (record is None or record.status == "open"):
             values["closed_at"] = utcnow()
@@ -112,10 +108,10 @@ class DealService(RecordService[Deal]):
         status = data.get("status")
         if status not in ("won", "lost"):
             errors["status"] = "must be won or lost"
-        reason_id = None
+        reason: CodebookEntry | None = None
         if data.get("close_reason") not in (None, ""):
             try:
-                reason_id = codebook_entry(session, "close_reason", data["close_reason"]).id
+                reason = codebook_entry(session, "close_reason", data["close_reason"])
             except ValueError as exc:
                 errors["close_reason"] = str(exc)
         elif status == "lost":
@@ -126,7 +122,7 @@ class DealService(RecordService[Deal]):
         if errors:
             raise ValidationError(errors)
         deal.status = str(status)
-        deal.close_reason_id = reason_id
+        deal.close_reason = reason
         deal.close_note = note
         deal.closed_at = utcnow()
         if status == "won":

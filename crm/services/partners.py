@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict
 from crm.fields import FieldSpec
 from crm.models import (
     CATEGORIES,
@@ -73,6 +73,19 @@ PUBLIC_MAIL_DOMAINS = frozenset(
 )
 
 
+def no_public_domains(domains: list[str]) -> list[str]:
+    public = [d for d in domains if d in PUBLIC_MAIL_DOMAINS]
+    if public:
+        raise ValueError(f"{public[0]} is a public mail domain and cannot be a partner's")
+    return domains
+
+
+def country_code(value: str) -> str:
+    if value and not (len(value) == 2 and value.isascii() and value.isalpha()):
+        raise ValueError("must be a two-letter country code such as CZ, SK or PL")
+    return value.upper()
+
+
 def name_filter(_session: Session, raw: str) -> ColumnElement[bool]:
     return Partner.name_key.contains(fold(raw), autoescape=True)
 
@@ -96,7 +109,13 @@ class PartnerService(RecordService[Partner]):
         FieldSpec("street", "Street", max_length=200),
         FieldSpec("city", "City", max_length=100),
         FieldSpec("postal_code", "Postal code", max_length=20),
-        FieldSpec("country", "Country", max_length=2, help="Two-letter code: CZ, SK, PL"),
+        FieldSpec(
+            "country",
+            "Country",
+            max_length=2,
+            help="Two-letter code: CZ, SK, PL",
+            clean=country_code,
+        ),
         FieldSpec("phones", "Phones", "list", item="phone", max_length=30),
         FieldSpec("emails", "Emails", "list", item="email", max_length=254),
         FieldSpec("web", "Web", max_length=300),
@@ -109,6 +128,7 @@ class PartnerService(RecordService[Partner]):
             item="domain",
             max_length=253,
             help="Mail from these domains is filed to this partner",
+            clean=no_public_domains,
         ),
         FieldSpec("note", "Note", "text", max_length=20000),
         *SCOPE_FIELDS,
@@ -146,15 +166,7 @@ class PartnerService(RecordService[Partner]):
     def prepare(
         self, session: Session, actor: User, values: dict[str, Any], record: Partner | None
     ) -> dict[str, Any]:
-        errors: dict[str, str] = {}
-        if "country" in values:
-            values["country"] = values["country"].upper()
-            if values["country"] and not values["country"].isalpha():
-                errors["country"] = "must be a two-letter country code"
         if "domains" in values:
-            public = [d for d in values["domains"] if d in PUBLIC_MAIL_DOMAINS]
-            if public:
-                errors["domains"] = f"{public[0]} is a public mail domain and cannot be a partner's"
             values["_domains"] = values.pop("domains")
         if values.get("company_id"):
             clash = session.scalar(
@@ -165,8 +177,6 @@ class PartnerService(RecordService[Partner]):
             )
             if clash is not None:
                 raise Conflict(f"a partner with company ID {values['company_id']} already exists")
-        if errors:
-            raise ValidationError(errors)
         resolve_scope(session, actor, values, record)
         if "name" in values:
             values["name_key"] = fold(values["name"])

@@ -7,6 +7,7 @@ fields and the outbox are handled here once.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -191,7 +192,7 @@ class RecordService(Generic[T]):
             return element.as_string() == parse_date(raw).isoformat()  # type: ignore[no-any-return]
         return func.lower(element.as_string()) == raw.strip().lower()  # type: ignore[no-any-return]
 
-    def _order(self, sort: str, custom: Mapping[str, CustomField]) -> list[Any] | None:
+    def _order(self, sort: str, custom: Mapping[str, CustomField]) -> builtins.list[Any] | None:
         key, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
         if key in self.sort_keys:
             column = self.sort_keys[key]

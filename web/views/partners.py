@@ -87,7 +87,7 @@ def _form(partner_id: int | None) -> ResponseReturnValue:
             if record is None:
                 record = partners.create(session, user, data)
             else:
-                partners.update(session, user, record.id, data, partial=False)
+                partners.update(session, user, record.id, data)
         except ValidationError as exc:
             errors, values = exc.errors, {**data}
             session.rollback()

@@ -97,17 +97,20 @@ def user_add(
     from crm.services.users import create_user
 
     db = initialize(load_settings())
-    with db.session() as session:
-        created = create_user(
-            session,
-            email,
-            name,
-            role,
-            groups,
-            password=password_from_env(password_env),
-            language=language,
-        )
-        click.echo(f"User {created.email} ({created.role}) added, id {created.id}")
+    try:
+        with db.session() as session:
+            created = create_user(
+                session,
+                email,
+                name,
+                role,
+                groups,
+                password=password_from_env(password_env),
+                language=language,
+            )
+            click.echo(f"User {created.email} ({created.role}) added, id {created.id}")
+    finally:
+        db.dispose()
 
 
 @main.group()
@@ -123,8 +126,11 @@ def token_create(email: str, label: str) -> None:
     from crm.services.users import create_token
 
     db = Database(load_settings())
-    with db.session() as session:
-        value = create_token(session, email, label)
+    try:
+        with db.session() as session:
+            value = create_token(session, email, label)
+    finally:
+        db.dispose()
     click.echo(f"API token for {email} (shown once):", err=True)
     click.echo(value)
 
@@ -142,7 +148,10 @@ def import_partners(file: Path, email: str | None) -> None:
     from crm.services.importer import import_partners as run_import
 
     db = initialize(load_settings())
-    report = run_import(db, file, email)
+    try:
+        report = run_import(db, file, email)
+    finally:
+        db.dispose()
     for line in report.lines:
         click.echo(line)
     click.echo(f"{report.created} created, {report.updated} updated, {report.refused} refused")

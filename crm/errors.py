@@ -43,3 +43,10 @@ class ValidationError(DossierError):
 class AuthenticationFailed(DossierError):
     code = "unauthorized"
     status = 401
+
+
+class BadFile(DossierError):
+    """A file that cannot be used as given: the wrong format, too large, damaged or unsafe."""
+
+    code = "bad_file"
+    status = 422

@@ -24,6 +24,7 @@ EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()/.-]{3,30}$")
 LIST_SPLIT_RE = re.compile(r"[,;\n\r]+")
+MAX_ID = 2**31 - 1  # ids are 32-bit on every backend
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,10 @@ def parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
+        if not -(2**63) < value < 2**63:
+            raise ValueError("is out of range")
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,18}\s*", value):
         return int(value)
     raise ValueError("must be a whole number")
 
@@ -203,6 +206,8 @@ def parse_value(session: Session, spec: FieldSpec, value: Any) -> Any:
     if _blank(value):
         if spec.required:
             raise ValueError("is required")
+        if spec.default is not None:
+            return spec.default
         return "" if spec.kind in ("str", "text") else None
     if spec.kind in ("str", "text"):
         if not isinstance(value, str):
@@ -215,6 +220,8 @@ def parse_value(session: Session, spec: FieldSpec, value: Any) -> Any:
         return text
     if spec.kind == "int" or spec.kind == "ref":
         number = parse_int(value)
+        if spec.kind == "ref" and not 0 < number <= MAX_ID:
+            raise ValueError("is not a valid id")
         if spec.minimum is not None and number < spec.minimum:
             raise ValueError(f"must be at least {spec.minimum:g}")
         if spec.maximum is not None and number > spec.maximum:
@@ -291,7 +298,9 @@ def parse_input(
         custom_in = _custom_input(data)
         if custom_in is not None or not partial:
             try:
-                result.values["custom"] = parse_custom(session, custom_fields, custom_in or {})
+                result.values["custom"] = parse_custom(
+                    session, custom_fields, custom_in or {}, partial=partial
+                )
             except ValidationError as exc:
                 result.errors.update(exc.errors)
     elif "custom" in data and data["custom"] not in (None, {}):
@@ -327,12 +336,20 @@ def custom_spec(cf: CustomField) -> FieldSpec:
 
 
 def parse_custom(
-    session: Session, custom_fields: Sequence[CustomField], values: Mapping[str, Any]
+    session: Session,
+    custom_fields: Sequence[CustomField],
+    values: Mapping[str, Any],
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
+    """Validated custom values. With ``partial``, only the keys given are checked and a key
+    given blank maps to None, meaning "clear it" (see RecordService.update)."""
     known = {cf.key: cf for cf in custom_fields}
     errors = {f"custom.{k}": "is not a custom field" for k in values if k not in known}
     out: dict[str, Any] = {}
     for key, cf in known.items():
+        if partial and key not in values:
+            continue
         spec = custom_spec(cf)
         try:
             value = parse_value(
@@ -351,6 +368,8 @@ def parse_custom(
             errors[spec.name] = str(exc)
             continue
         if value in (None, ""):
+            if partial:
+                out[key] = None
             continue
         if isinstance(value, Decimal):
             value = int(value) if value == value.to_integral_value() else float(value)

@@ -314,6 +314,7 @@ class Activity(Scoped, Base):
     next_contact_assignee: Mapped[User | None] = relationship(
         foreign_keys=[next_contact_assignee_id]
     )
+    group: Mapped[Group | None] = relationship(lazy="joined")
 
 
 class OutboxEntry(Base):

@@ -116,17 +116,25 @@ class World:
     password: str = "correct horse 1"
 
 
+@functools.cache
+def world_password_hash() -> str:
+    """scrypt is slow by design: hash the shared test password once per run."""
+    return hash_password(World.password)
+
+
 @pytest.fixture
 def world(database: Database) -> World:
-    pw = World.password
     with database.session() as s:
         users = World(
-            admin=create_user(s, "admin@firma.cz", "Alena Adminová", "admin", ["Vedení"], pw),
-            manager_a=create_user(s, "manager@firma.cz", "Marek Manažer", "manager", ["Tým A"], pw),
-            sales_a=create_user(s, "jana@firma.cz", "Jana Nováková", "sales", ["Tým A"], pw),
-            sales_a2=create_user(s, "petr@firma.cz", "Petr Dvořák", "sales", ["Tým A"], pw),
-            sales_b=create_user(s, "zofia@firma.pl", "Zofia Wójcik", "sales", ["Tým B"], pw),
+            admin=create_user(s, "admin@firma.cz", "Alena Adminová", "admin", ["Vedení"]),
+            manager_a=create_user(s, "manager@firma.cz", "Marek Manažer", "manager", ["Tým A"]),
+            sales_a=create_user(s, "jana@firma.cz", "Jana Nováková", "sales", ["Tým A"]),
+            sales_a2=create_user(s, "petr@firma.cz", "Petr Dvořák", "sales", ["Tým A"]),
+            sales_b=create_user(s, "zofia@firma.pl", "Zofia Wójcik", "sales", ["Tým B"]),
         )
+        for user in vars(users).values():
+            if isinstance(user, User):
+                user.password_hash = world_password_hash()
     return users
 
 

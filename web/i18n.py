@@ -12,10 +12,16 @@ from flask_babel import Babel, format_currency, format_date, format_datetime, fo
 from web.security import current_user
 
 LANGUAGES = {"en": "English", "cs": "Čeština"}
+# Formats per language: our English users are in Central Europe, so dates read 23 Nov 2026.
+FORMAT_LOCALES = {"en": "en_GB", "cs": "cs_CZ"}
 TIMEZONE = "Europe/Prague"
 
 
 def select_locale() -> str:
+    return FORMAT_LOCALES[select_language()]
+
+
+def select_language() -> str:
     user = current_user()
     if user is not None and user.language in LANGUAGES:
         return user.language
@@ -48,4 +54,4 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(money=money, date=date, datetime=datetime, number=number)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
-    app.jinja_env.globals["locale"] = select_locale
+    app.jinja_env.globals["locale"] = select_language

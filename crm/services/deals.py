@@ -9,7 +9,16 @@ from sqlalchemy.orm import Session
 
 from crm.errors import Conflict, ValidationError
 from crm.fields import FieldSpec, codebook_entry
-from crm.models import CURRENCIES, DEAL_STATUSES, CodebookEntry, Deal, Partner, User, utcnow
+from crm.models import (
+    CURRENCIES,
+    DEAL_STATUSES,
+    Activity,
+    CodebookEntry,
+    Deal,
+    Partner,
+    User,
+    utcnow,
+)
 from crm.services.records import (
     SCOPE_FIELDS,
     RecordService,
@@ -20,6 +29,7 @@ from crm.services.records import (
     resolve_scope,
     scope_dict,
     visible_ref,
+    write_outbox,
 )
 from crm.text import fold
 
@@ -90,6 +100,9 @@ class DealService(RecordService[Deal]):
             stage = session.get(CodebookEntry, values["stage_id"])
             values["probability"] = stage.probability if stage else None
         status = values.get("status", record.status if record else "open")
+        reason = values.get("close_reason_id", record.close_reason_id if record else None)
+        if status == "lost" and reason is None:
+            raise ValidationError({"close_reason": "is required when a deal is lost"})
         if status != "open" and (record is None or record.status == "open"):
             values["closed_at"] = utcnow()
         elif status == "open":
@@ -98,6 +111,11 @@ class DealService(RecordService[Deal]):
         if "title" in values:
             values["title_key"] = fold(values["title"])
         return values
+
+    def check_delete(self, session: Session, actor: User, record: Deal) -> None:
+        super().check_delete(session, actor, record)
+        if session.scalar(select(Activity.id).where(Activity.deal_id == record.id).limit(1)):
+            raise Conflict("the deal has activities; close it as lost to keep its history")
 
     def close(self, session: Session, actor: User, deal_id: int, data: dict[str, Any]) -> Deal:
         """Close as won or lost with a reason and a note (the deal action "Close")."""
@@ -125,6 +143,7 @@ class DealService(RecordService[Deal]):
         deal.close_reason = reason
         deal.close_note = note
         deal.closed_at = utcnow()
+        write_outbox(session, self.record_type, deal.id, "update")
         if status == "won":
             deal.probability = 100
         else:

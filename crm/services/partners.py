@@ -12,6 +12,7 @@ from crm.fields import FieldSpec
 from crm.models import (
     CATEGORIES,
     PARTNER_STATUSES,
+    Activity,
     CodebookEntry,
     Deal,
     Partner,
@@ -184,7 +185,7 @@ class PartnerService(RecordService[Partner]):
 
     def after_write(self, session: Session, record: Partner, values: dict[str, Any]) -> None:
         if "_domains" in values:
-            wanted = values["_domains"]
+            wanted = sorted(values["_domains"])
             record.domain_rows = [
                 next((row for row in record.domain_rows if row.domain == d), None)
                 or PartnerDomain(domain=d)
@@ -196,6 +197,8 @@ class PartnerService(RecordService[Partner]):
         super().check_delete(session, actor, record)
         if session.scalar(select(Deal.id).where(Deal.partner_id == record.id).limit(1)):
             raise Conflict("the partner has deals; close or move them, or set it passive")
+        if session.scalar(select(Activity.id).where(Activity.partner_id == record.id).limit(1)):
+            raise Conflict("the partner has activities; set it passive to keep its history")
 
     def as_dict(self, record: Partner) -> dict[str, Any]:
         out = super().as_dict(record)

@@ -56,7 +56,7 @@ class ListQuery:
             raw = args.get(name, "")
             if raw == "":
                 return default
-            if not raw.isdigit() or not 1 <= int(raw) <= upper:
+            if not is_small_number(raw) or not 1 <= int(raw) <= upper:
                 errors[name] = f"must be a whole number from 1 to {upper}"
                 return default
             return int(raw)
@@ -72,6 +72,11 @@ class ListQuery:
 
 
 Filter = Callable[[Session, str], ColumnElement[bool]]
+
+
+def is_small_number(raw: str) -> bool:
+    """ASCII digits only ("²".isdigit() is true) and short enough for any integer column."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 9
 
 
 def custom_fields_for(session: Session, record_type: str) -> list[CustomField]:
@@ -94,7 +99,7 @@ def codebook_filter(column: Any, codebook: str) -> Filter:
 
 def int_filter(column: Any) -> Filter:
     def build(_session: Session, raw: str) -> ColumnElement[bool]:
-        if not raw.isdigit():
+        if not is_small_number(raw):
             raise ValueError("must be a whole number")
         return column == int(raw)  # type: ignore[no-any-return]
 
@@ -244,6 +249,9 @@ class RecordService(Generic[T]):
     ) -> T:
         record = self.get(session, actor, record_id)
         values = self.prepare(session, actor, self.parse(session, data, partial=partial), record)
+        if partial and "custom" in values:
+            merged = {**(record.custom or {}), **values["custom"]}  # type: ignore[attr-defined]
+            values["custom"] = {k: v for k, v in merged.items() if v is not None}
         for key, value in values.items():
             if not key.startswith("_"):
                 setattr(record, key, value)
@@ -313,6 +321,9 @@ def resolve_scope(
             )
         if values.get("salesperson_id") is None:
             values["salesperson_id"] = actor.id
+        if inherit is not None and inherit.private:
+            # What hangs on a private deal or partner would otherwise reveal it.
+            values["private"] = True
     if "group_id" in values and (record is None or values["group_id"] != record.group_id):
         group_id = values["group_id"]
         group = session.get(Group, group_id) if group_id is not None else None

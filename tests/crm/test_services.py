@@ -240,3 +240,29 @@ def test_every_change_writes_the_outbox(database: Database, world: World) -> Non
         ("partner", "update"),
         ("partner", "delete"),
     ]
+
+
+def test_partial_update_keeps_other_custom_values_and_can_clear_one(
+    database: Database, world: World
+) -> None:
+    with database.session() as s:
+        for key in ("silo", "hectares"):
+            codebooks.add_custom_field(s, world.admin, {
+                "record_type": "partner", "key": key, "label": key, "field_type": "number"})
+        p = partners.create(s, world.sales_a, {"name": "ZD Klas", "custom": {
+            "silo": "3", "hectares": "1200"}})
+        partners.update(s, world.sales_a, p.id, {"custom": {"silo": "4"}})
+        assert p.custom == {"silo": 4, "hectares": 1200}
+        partners.update(s, world.sales_a, p.id, {"custom.hectares": ""})
+        assert p.custom == {"silo": 4}
+
+
+def test_nested_rollback_undoes_only_its_own_writes(database: Database, world: World) -> None:
+    with pytest.raises(RuntimeError), database.session() as s:
+        partners.create(s, world.sales_a, {"name": "Vnější"})
+        with pytest.raises(ValueError), s.begin_nested():
+            partners.create(s, world.sales_a, {"name": "Vnořená"})
+            raise ValueError("undo the inner one")
+        assert [p.name for p in partners.list(s, world.sales_a, ListQuery()).items] == ["Vnější"]
+        raise RuntimeError("undo everything")
+    assert count(database, Partner) == 0

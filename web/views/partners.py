@@ -79,7 +79,11 @@ def _form(partner_id: int | None) -> ResponseReturnValue:
     session = db.session()
     specs = form_specs(partners)
     record = partners.get(session, user, partner_id) if partner_id else None
-    values = form_values(partners, record) if record else {"status": "active"}
+    values = form_values(partners, record) if record else {
+        "status": "active",
+        "group_id": user.group_ids[0] if user.group_ids else None,
+        "salesperson_id": user.id,
+    }
     errors: dict[str, str] = {}
     if request.method == "POST":
         data = form_data(specs)

@@ -1,0 +1,73 @@
+"""The UI in a real browser: keyboard-only work, sorting by clicking, nothing unstyled."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from crm.db import Database
+from crm.services.partners import partners
+from tests.conftest import World, require_or_skip
+from tests.web.browser import browser_page, chromium_missing, live_server
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def page(app: Flask) -> Iterator[tuple[Any, str]]:
+    missing = chromium_missing()
+    if missing:
+        require_or_skip(missing)
+    with live_server(app) as url, browser_page() as page:
+        yield page, url
+
+
+def log_in(page: Any, url: str, email: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.fill("#password", World.password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/partners/")
+
+
+def test_keyboard_only_partner_entry(page: tuple[Any, str], world: World) -> None:
+    browser, url = page
+    log_in(browser, url, world.sales_a.email)
+    browser.goto(f"{url}/partners/new")
+    browser.focus("#f-name")
+    browser.keyboard.type("Kovárna Příbram")
+    browser.keyboard.press("Tab")  # to Kind
+    browser.keyboard.press("ArrowDown")
+    browser.focus("#f-emails")
+    browser.keyboard.type("není-adresa")
+    browser.click("form.recordform button[type=submit]")
+    # the error is shown beside the field and the typed name is kept
+    assert browser.locator("#f-emails-err").inner_text() == "“není-adresa” is not an email address"
+    assert browser.input_value("#f-name") == "Kovárna Příbram"
+    browser.fill("#f-emails", "kovarna@pribram.cz")
+    browser.focus("#f-name")
+    with browser.expect_navigation():
+        browser.keyboard.press("Enter")  # Enter in a text field submits the form
+    assert re.fullmatch(rf"{url}/partners/\d+", browser.url)
+    assert browser.locator("h1").inner_text().startswith("Kovárna Příbram")
+
+
+def test_list_sorts_by_clicking_and_is_styled(
+    page: tuple[Any, str], world: World, database: Database
+) -> None:
+    browser, url = page
+    with database.session() as s:
+        for name in ("Žabka", "Ačko", "Cukrárna"):
+            partners.create(s, world.sales_a, {"name": name})
+    log_in(browser, url, world.sales_a.email)
+    names = browser.locator("table.list tbody td:first-child a")
+    assert names.all_inner_texts() == ["Ačko", "Cukrárna", "Žabka"]
+    browser.click("th >> text=Name")
+    browser.click("th >> text=Name")
+    assert names.all_inner_texts() == ["Žabka", "Cukrárna", "Ačko"]
+    header = browser.locator("header.topbar")
+    assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(31, 78, 121)"

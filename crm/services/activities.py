@@ -56,6 +56,7 @@ class ActivityService(RecordService[Activity]):
         "done": bool_filter(Activity.done),
         "partner_id": int_filter(Activity.partner_id),
         "deal_id": int_filter(Activity.deal_id),
+        "person_id": int_filter(Activity.person_id),
         "salesperson_id": int_filter(Activity.salesperson_id),
         "group_id": int_filter(Activity.group_id),
         "due_from": date_filter(Activity.due_date, ">="),

@@ -50,7 +50,7 @@ class DealService(RecordService[Deal]):
         FieldSpec("value", "Value", "decimal", minimum=0),
         FieldSpec("currency", "Currency", "choice", choices=CURRENCIES, default="CZK"),
         FieldSpec("expected_close", "Expected close", "date"),
-        FieldSpec("probability", "Probability (%)", "int", minimum=0, maximum=100),
+        FieldSpec("probability", "Probability", "int", minimum=0, maximum=100),
         FieldSpec("status", "Status", "choice", choices=DEAL_STATUSES, default="open"),
         FieldSpec("close_reason", "Close reason", "codebook", codebook="close_reason"),
         FieldSpec("close_note", "Close note", "text", max_length=5000),

@@ -208,3 +208,10 @@ def create_owner_company(session: Session, actor: User, name: str) -> OwnerCompa
     if session.scalar(select(OwnerCompany).where(OwnerCompany.name == name)):
         raise ValidationError({"name": "an owner company of this name exists"})
     return get_or_create_owner_company(session, name)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.views import auth, partners
+    from web.views import activities, admin, auth, deals, partners, persons
 
-    for module in (auth, partners):
+    for module in (auth, partners, persons, deals, activities, admin):
         app.register_blueprint(module.bp)

@@ -15,11 +15,11 @@ from web.security import current_user, login_required, login_user, logout_user, 
 bp = Blueprint("auth", __name__)
 
 
-def safe_next(target: str | None) -> str:
+def safe_next(target: str | None, default: str | None = None) -> str:
     """Only same-site paths; never an absolute URL that would send the user elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("partners.index")
+    return default or url_for("partners.index")
 
 
 @bp.get("/")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from crm.errors import Conflict, ValidationError
+from crm.errors import ValidationError
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -15,7 +15,8 @@ from crm.services.records import ListQuery
 from crm.timeline import partner_timeline
 from web import db
 from web.security import login_required, require_user
-from web.views.common import form_data, form_specs, form_values, list_query
+from web.views.common import form_specs, list_query
+from web.views.crud import delete_record, record_form
 from web.views.forms import choices_for
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
@@ -76,40 +77,22 @@ def show(partner_id: int) -> ResponseReturnValue:
 
 def _form(partner_id: int | None) -> ResponseReturnValue:
     user = require_user()
-    session = db.session()
-    specs = form_specs(partners)
-    record = partners.get(session, user, partner_id) if partner_id else None
-    values = form_values(partners, record) if record else {
-        "status": "active",
-        "group_id": user.group_ids[0] if user.group_ids else None,
-        "salesperson_id": user.id,
-    }
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        data = form_data(specs)
-        try:
-            if record is None:
-                record = partners.create(session, user, data)
-            else:
-                partners.update(session, user, record.id, data)
-        except ValidationError as exc:
-            errors, values = exc.errors, {**data}
-            session.rollback()
-        except Conflict as exc:
-            errors, values = {"company_id": exc.message}, {**data}
-            session.rollback()
-        else:
-            db.commit()
-            flash(_("Partner saved."), "success")
-            return redirect(url_for("partners.show", partner_id=record.id))
-    return render_template(
+    record = partners.get(db.session(), user, partner_id) if partner_id else None
+    return record_form(
+        partners,
+        user,
+        record,
         "partners/form.html",
+        defaults={
+            "status": "active",
+            "salesperson_id": user.id,
+            "group_id": user.group_ids[0] if user.group_ids else None,
+        },
+        saved_message=_("Partner saved."),
+        show_endpoint="partners.show",
+        conflict_field="company_id",
         partner=record,
-        specs=specs,
-        values=values,
-        errors=errors,
-        choices=choices_for(specs, user),
-    ), 422 if errors else 200
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -127,11 +110,11 @@ def edit(partner_id: int) -> ResponseReturnValue:
 @bp.post("/<int:partner_id>/delete")
 @login_required
 def delete(partner_id: int) -> ResponseReturnValue:
-    try:
-        partners.delete(db.session(), require_user(), partner_id)
-    except Conflict as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("partners.show", partner_id=partner_id))
-    db.commit()
-    flash(_("Partner deleted."), "success")
-    return redirect(url_for("partners.index"))
+    return delete_record(
+        partners,
+        require_user(),
+        partner_id,
+        deleted_message=_("Partner deleted."),
+        then=lambda: url_for("partners.index"),
+        on_conflict=lambda: url_for("partners.show", partner_id=partner_id),
+    )

@@ -1,0 +1,51 @@
+"""``dossier serve`` and ``dossier demo``: the web server (waitress) and the demo set-up.
+
+They live in web because they start the web app; crm finds them through the
+``dossier.commands`` entry points (crm imports no other Dossier package).
+"""
+
+from __future__ import annotations
+
+import click
+
+from crm.bootstrap import initialize
+from crm.cli import load_settings
+from crm.db import Database
+
+
+def run_server(db: Database, host: str, port: int) -> None:
+    import waitress
+
+    from web import create_app
+
+    app = create_app(db.settings, db)
+    click.echo(f"Dossier is serving on http://{host}:{port}/  (Ctrl+C stops it)")
+    waitress.serve(app, host=host, port=port, threads=8, ident="Dossier")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Serve the web UI and /api/v1."""
+    run_server(initialize(load_settings()), host, port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo(host: str, port: int) -> None:
+    """Create the data directory, load the demo data set (once) and serve it."""
+    from crm.demo import DEMO_PASSWORD, load_demo
+
+    db = initialize(load_settings())
+    logins = load_demo(db)
+    if logins is None:
+        click.echo("Demo data is already loaded; serving it.")
+        from crm.demo import DEMO_USERS
+
+        logins = [(email, role) for email, _name, role, _group in DEMO_USERS]
+    click.echo("Demo logins (password for all: " + DEMO_PASSWORD + "):")
+    for email, role in logins:
+        click.echo(f"  {email:32} {role}")
+    run_server(db, host, port)

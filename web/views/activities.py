@@ -1,0 +1,130 @@
+"""Activity pages: the task list (mine, open, due), an activity, its form, "mark done"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from crm.errors import ValidationError
+from crm.services.activities import activities
+from crm.services.deals import deals
+from crm.services.partners import partners
+from crm.services.persons import persons
+from crm.services.records import ListQuery
+from web import db
+from web.security import login_required, require_user
+from web.views.auth import safe_next
+from web.views.common import form_specs, list_query
+from web.views.crud import delete_record, record_form
+from web.views.forms import choices_for
+
+bp = Blueprint("activities", __name__, url_prefix="/activities")
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    user = require_user()
+    specs = form_specs(activities)
+    try:
+        query = list_query(activities)
+        if not query.sort:
+            query = ListQuery(query.filters, "due_date", query.page, query.per_page)
+        page = activities.list(db.session(), user, query)
+        errors: dict[str, str] = {}
+    except ValidationError as exc:
+        page, errors = activities.list(db.session(), user, ListQuery()), exc.errors
+    return render_template(
+        "activities/list.html",
+        page=page,
+        specs=specs,
+        choices=choices_for(specs, user),
+        filter_errors=errors,
+        me=user,
+    ), 400 if errors else 200
+
+
+@bp.get("/<int:activity_id>")
+@login_required
+def show(activity_id: int) -> ResponseReturnValue:
+    activity = activities.get(db.session(), require_user(), activity_id)
+    return render_template("activities/show.html", activity=activity, specs=form_specs(activities))
+
+
+def _form(activity_id: int | None) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    record = activities.get(session, user, activity_id) if activity_id else None
+    deal = partner = None
+    if record is None:
+        if request.args.get("deal_id", type=int):
+            deal = deals.get(session, user, request.args.get("deal_id", type=int) or 0)
+            partner = deal.partner
+        elif request.args.get("partner_id", type=int):
+            partner = partners.get(session, user, request.args.get("partner_id", type=int) or 0)
+    else:
+        deal, partner = record.deal, record.partner
+    people = []
+    if partner is not None:
+        people = [
+            (p.id, p.name)
+            for p in persons.list(
+                session, user, ListQuery({"partner_id": str(partner.id)}, per_page=200)
+            ).items
+        ]
+    return record_form(
+        activities,
+        user,
+        record,
+        "activities/form.html",
+        defaults={
+            "kind": request.args.get("kind", "task"),
+            "salesperson_id": user.id,
+            "deal_id": deal.id if deal else None,
+            "partner_id": partner.id if partner else None,
+        },
+        saved_message=_("Activity saved."),
+        show_endpoint="activities.show",
+        activity=record,
+        deal=deal,
+        partner=partner,
+        people=people,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> ResponseReturnValue:
+    return _form(None)
+
+
+@bp.route("/<int:activity_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(activity_id: int) -> ResponseReturnValue:
+    return _form(activity_id)
+
+
+@bp.post("/<int:activity_id>/done")
+@login_required
+def done(activity_id: int) -> ResponseReturnValue:
+    """One click from a list or the activity page: marks it done and goes back."""
+    activities.update(db.session(), require_user(), activity_id, {"done": True})
+    db.commit()
+    flash(_("Marked as done."), "success")
+    return redirect(
+        safe_next(request.form.get("next"), url_for("activities.show", activity_id=activity_id))
+    )
+
+
+@bp.post("/<int:activity_id>/delete")
+@login_required
+def delete(activity_id: int) -> ResponseReturnValue:
+    return delete_record(
+        activities,
+        require_user(),
+        activity_id,
+        deleted_message=_("Activity deleted."),
+        then=lambda: url_for("activities.index"),
+        on_conflict=lambda: url_for("activities.show", activity_id=activity_id),
+    )

@@ -1,0 +1,237 @@
+"""Administration: codebooks, custom fields, users, groups and owner companies (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from crm.errors import Conflict, ValidationError
+from crm.models import CUSTOM_FIELD_TYPES, RECORD_TYPES, ROLES
+from crm.services import codebooks, users
+from web import db
+from web.security import admin_required, require_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _render(
+    template: str, errors: dict[str, str] | None = None, **context: Any
+) -> ResponseReturnValue:
+    return render_template(template, errors=errors or {}, **context), 422 if errors else 200
+
+
+@bp.get("/")
+@admin_required
+def index() -> ResponseReturnValue:
+    return redirect(url_for("admin.codebook_list"))
+
+
+def _codebooks_page(
+    errors: dict[str, str] | None = None, form_for: str = "", typed: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    session = db.session()
+    names = codebooks.codebook_names(session)
+    books = {name: codebooks.entries(session, name, include_inactive=True) for name in names}
+    return _render(
+        "admin/codebooks.html",
+        errors,
+        names=names,
+        books=books,
+        form_for=form_for,
+        typed=typed or {},
+    )
+
+
+@bp.get("/codebooks")
+@admin_required
+def codebook_list() -> ResponseReturnValue:
+    return _codebooks_page()
+
+
+@bp.post("/codebooks")
+@admin_required
+def codebook_add() -> ResponseReturnValue:
+    codebook = request.form.get("codebook", "").strip()
+    try:
+        codebooks.add_entry(db.session(), require_user(), codebook, dict(request.form))
+    except ValidationError as exc:
+        db.session().rollback()
+        return _codebooks_page(exc.errors, codebook, dict(request.form))
+    db.commit()
+    flash(_("Entry added."), "success")
+    return redirect(url_for("admin.codebook_list") + f"#cb-{codebook}")
+
+
+@bp.post("/codebooks/<int:entry_id>")
+@admin_required
+def codebook_edit(entry_id: int) -> ResponseReturnValue:
+    data: dict[str, Any] = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    if "active" in data:
+        data["active"] = data["active"] == "1"
+    try:
+        entry = codebooks.update_entry(db.session(), require_user(), entry_id, data)
+    except ValidationError as exc:
+        db.session().rollback()
+        return _codebooks_page({f"entry-{entry_id}": next(iter(exc.errors.values()))})
+    db.commit()
+    flash(_("Entry saved."), "success")
+    return redirect(url_for("admin.codebook_list") + f"#cb-{entry.codebook}")
+
+
+@bp.route("/custom-fields", methods=["GET", "POST"])
+@admin_required
+def custom_fields() -> ResponseReturnValue:
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    session = db.session()
+    if request.method == "POST":
+        typed = dict(request.form)
+        data: dict[str, Any] = {**typed, "required": "required" in request.form}
+        try:
+            codebooks.add_custom_field(session, require_user(), data)
+        except ValidationError as exc:
+            errors = exc.errors
+            session.rollback()
+        else:
+            db.commit()
+            flash(_("Custom field added."), "success")
+            return redirect(url_for("admin.custom_fields"))
+    return _render(
+        "admin/custom_fields.html",
+        errors,
+        fields=codebooks.custom_fields(session),
+        record_types=RECORD_TYPES,
+        field_types=CUSTOM_FIELD_TYPES,
+        codebook_names=codebooks.codebook_names(session),
+        typed=typed,
+    )
+
+
+@bp.post("/custom-fields/<int:field_id>/delete")
+@admin_required
+def custom_field_delete(field_id: int) -> ResponseReturnValue:
+    codebooks.delete_custom_field(db.session(), require_user(), field_id)
+    db.commit()
+    flash(_("Custom field removed; values already stored stay in the records."), "success")
+    return redirect(url_for("admin.custom_fields"))
+
+
+def _users_page(
+    errors: dict[str, str] | None = None, typed: dict[str, Any] | None = None
+) -> ResponseReturnValue:
+    session = db.session()
+    return _render(
+        "admin/users.html",
+        errors,
+        users=users.list_users(session),
+        groups=users.list_groups(session),
+        companies=users.list_owner_companies(session),
+        roles=ROLES,
+        typed=typed or {},
+    )
+
+
+@bp.get("/users")
+@admin_required
+def user_list() -> ResponseReturnValue:
+    return _users_page()
+
+
+@bp.post("/users")
+@admin_required
+def user_add() -> ResponseReturnValue:
+    form = request.form
+    session = db.session()
+    try:
+        groups = [
+            g.name for g in users.list_groups(session) if str(g.id) in form.getlist("group_ids")
+        ]
+        if not groups:
+            raise ValidationError({"group_ids": "choose at least one group"})
+        users.create_user(
+            session,
+            form.get("email", ""),
+            form.get("name", ""),
+            form.get("role", ""),
+            groups,
+            form.get("password") or None,
+            form.get("language", "en"),
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return _users_page(exc.errors, dict(form))
+    except Conflict as exc:
+        session.rollback()
+        return _users_page({"email": exc.message}, dict(form))
+    db.commit()
+    flash(_("User added."), "success")
+    return redirect(url_for("admin.user_list"))
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user_edit(user_id: int) -> ResponseReturnValue:
+    session = db.session()
+    target = users.get_user(session, user_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form
+        try:
+            users.update_user(
+                session,
+                require_user(),
+                user_id,
+                {
+                    "name": form.get("name", ""),
+                    "role": form.get("role", ""),
+                    "language": form.get("language", "en"),
+                    "active": "active" in form,
+                    "group_ids": form.getlist("group_ids"),
+                    "password": form.get("password", ""),
+                },
+            )
+        except ValidationError as exc:
+            errors = exc.errors
+            session.rollback()
+        else:
+            db.commit()
+            flash(_("User saved."), "success")
+            return redirect(url_for("admin.user_list"))
+    return _render(
+        "admin/user_edit.html", errors, user=target, groups=users.list_groups(session), roles=ROLES
+    )
+
+
+@bp.post("/groups")
+@admin_required
+def group_add() -> ResponseReturnValue:
+    company = request.form.get("owner_company_id", "")
+    try:
+        users.create_group(
+            db.session(),
+            require_user(),
+            request.form.get("name", ""),
+            int(company) if company.isdigit() else None,
+        )
+    except ValidationError as exc:
+        db.session().rollback()
+        return _users_page({"group_" + k: v for k, v in exc.errors.items()}, dict(request.form))
+    db.commit()
+    flash(_("Group added."), "success")
+    return redirect(url_for("admin.user_list") + "#groups")
+
+
+@bp.post("/owner-companies")
+@admin_required
+def company_add() -> ResponseReturnValue:
+    try:
+        users.create_owner_company(db.session(), require_user(), request.form.get("name", ""))
+    except ValidationError as exc:
+        db.session().rollback()
+        return _users_page({"company_" + k: v for k, v in exc.errors.items()}, dict(request.form))
+    db.commit()
+    flash(_("Owner company added."), "success")
+    return redirect(url_for("admin.user_list") + "#groups")

@@ -1,0 +1,86 @@
+"""The form round trip every record page shares: show, validate, save or re-render with errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from crm.errors import Conflict, ValidationError
+from crm.models import User
+from crm.services.records import RecordService
+from web import db
+from web.views.common import form_data, form_specs, form_values
+from web.views.forms import choices_for
+
+
+def record_form(
+    service: RecordService[Any],
+    user: User,
+    record: Any | None,
+    template: str,
+    *,
+    defaults: dict[str, Any],
+    saved_message: str,
+    show_endpoint: str,
+    conflict_field: str = "",
+    **context: Any,
+) -> ResponseReturnValue:
+    """GET shows the form; POST creates or updates through the service.
+
+    Bad input re-renders the form with each error beside its field (422) and what the user
+    typed kept; nothing is stored. A form sends every field it shows, so an update is partial:
+    fields the form does not show keep their values.
+    """
+    session = db.session()
+    specs = form_specs(service)
+    values = form_values(service, record) if record is not None else dict(defaults)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data = form_data(specs)
+        try:
+            if record is None:
+                record = service.create(session, user, data)
+            else:
+                service.update(session, user, record.id, data)
+        except ValidationError as exc:
+            errors, values = exc.errors, {**values, **data}
+            session.rollback()
+        except Conflict as exc:
+            errors, values = {conflict_field or "form": exc.message}, {**values, **data}
+            session.rollback()
+        else:
+            db.commit()
+            flash(saved_message, "success")
+            key = f"{service.record_type}_id"
+            return redirect(url_for(show_endpoint, **{key: record.id}))
+    return render_template(
+        template,
+        record=record,
+        specs=specs,
+        values=values,
+        errors=errors,
+        choices=choices_for(specs, user),
+        **context,
+    ), 422 if errors else 200
+
+
+def delete_record(
+    service: RecordService[Any],
+    user: User,
+    record_id: int,
+    *,
+    deleted_message: str,
+    then: Callable[[], str],
+    on_conflict: Callable[[], str],
+) -> ResponseReturnValue:
+    try:
+        service.delete(db.session(), user, record_id)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(on_conflict())
+    db.commit()
+    flash(deleted_message, "success")
+    return redirect(then())

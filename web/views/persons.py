@@ -1,0 +1,96 @@
+"""Contact persons: a list to look people up, a person's page, the form (from a partner)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from crm.errors import ValidationError
+from crm.services.activities import activities
+from crm.services.partners import partners
+from crm.services.persons import persons
+from crm.services.records import ListQuery
+from web import db
+from web.security import login_required, require_user
+from web.views.common import form_specs, list_query
+from web.views.crud import delete_record, record_form
+
+bp = Blueprint("persons", __name__, url_prefix="/persons")
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    user = require_user()
+    try:
+        page = persons.list(db.session(), user, list_query(persons))
+        errors: dict[str, str] = {}
+    except ValidationError as exc:
+        page, errors = persons.list(db.session(), user, ListQuery()), exc.errors
+    return render_template("persons/list.html", page=page, filter_errors=errors), (
+        400 if errors else 200
+    )
+
+
+@bp.get("/<int:person_id>")
+@login_required
+def show(person_id: int) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    person = persons.get(session, user, person_id)
+    history = activities.list(
+        session, user, ListQuery({"person_id": str(person.id)}, sort="-created_at", per_page=200)
+    ).items
+    return render_template(
+        "persons/show.html", person=person, activities=history, specs=form_specs(persons)
+    )
+
+
+def _form(person_id: int | None) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    record = persons.get(session, user, person_id) if person_id else None
+    partner = (
+        record.partner
+        if record
+        else partners.get(session, user, request.args.get("partner_id", type=int) or 0)
+    )
+    return record_form(
+        persons,
+        user,
+        record,
+        "persons/form.html",
+        defaults={"partner_id": partner.id},
+        saved_message=_("Person saved."),
+        show_endpoint="persons.show",
+        person=record,
+        partner=partner,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> ResponseReturnValue:
+    return _form(None)
+
+
+@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(person_id: int) -> ResponseReturnValue:
+    return _form(person_id)
+
+
+@bp.post("/<int:person_id>/delete")
+@login_required
+def delete(person_id: int) -> ResponseReturnValue:
+    user = require_user()
+    partner_id = persons.get(db.session(), user, person_id).partner_id
+    return delete_record(
+        persons,
+        user,
+        person_id,
+        deleted_message=_("Person deleted."),
+        then=lambda: url_for("partners.show", partner_id=partner_id),
+        on_conflict=lambda: url_for("persons.show", person_id=person_id),
+    )

@@ -6,7 +6,7 @@ DATA   ?= ./data
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test serve lint typecheck translations bench clean
+.PHONY: demo test serve lint typecheck translations translations-update bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d web/translations -f --statistics 2>&1 | grep -v '^$$' || true
+	$(BIN)/pybabel compile -d web/translations
+
+# After changing UI strings: refresh the catalog, then translate the new entries in cs/messages.po.
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k FieldSpec:2 --no-location \
+		--sort-output -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --width 100
 
 demo: $(VENV)/.installed translations
 	DOSSIER_HOME=$(DATA) $(BIN)/dossier demo --port $(PORT)

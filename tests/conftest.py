@@ -171,3 +171,16 @@ def login(client: FlaskClient, user: User | str, password: str = World.password)
 def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
     """Submit a form as the browser would: with the page's CSRF token."""
     return client.post(url, data={**data, "csrf_token": csrf_of(client)}, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """`make test` compiles the catalogs; this keeps a plain `pytest` run working too."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (REPO / "web" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as src, mo.open("wb") as out:
+                write_mo(out, read_po(src))

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    gettext,
+)
 
 from web.security import current_user
 
@@ -44,6 +51,15 @@ def datetime(value: Any) -> str:
     return format_datetime(value, "short") if value else ""
 
 
+def translate(value: Any) -> str:
+    """gettext for values known only at run time (labels, enum values, error messages).
+
+    Jinja's ``_()`` %-formats its result, which breaks on text such as a user's "50 %".
+    Such strings are listed for extraction in web/vocabulary.py.
+    """
+    return gettext(str(value)) if value not in (None, "") else ""
+
+
 def number(value: Any) -> str:
     return format_decimal(value) if value is not None else ""
 
@@ -52,6 +68,8 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
     app.config["BABEL_DEFAULT_TIMEZONE"] = TIMEZONE
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(money=money, date=date, datetime=datetime, number=number)
+    app.jinja_env.filters.update(
+        money=money, date=date, datetime=datetime, number=number, t=translate
+    )
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["locale"] = select_language

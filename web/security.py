@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from crm.errors import AuthenticationFailed, PermissionDenied
 from crm.models import User
@@ -94,8 +95,10 @@ def init_app(app: Flask) -> None:
             if not expected or not hmac.compare_digest(str(sent), str(expected)):
                 abort(
                     400,
-                    description="The form has expired or did not come from Dossier "
-                    "(CSRF check failed). Reload the page and try again.",
+                    description=gettext(
+                        "The form has expired or did not come from Dossier (CSRF check failed). "
+                        "Reload the page and try again."
+                    ),
                 )
         return None
 

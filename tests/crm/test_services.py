@@ -247,10 +247,14 @@ def test_partial_update_keeps_other_custom_values_and_can_clear_one(
 ) -> None:
     with database.session() as s:
         for key in ("silo", "hectares"):
-            codebooks.add_custom_field(s, world.admin, {
-                "record_type": "partner", "key": key, "label": key, "field_type": "number"})
-        p = partners.create(s, world.sales_a, {"name": "ZD Klas", "custom": {
-            "silo": "3", "hectares": "1200"}})
+            codebooks.add_custom_field(
+                s,
+                world.admin,
+                {"record_type": "partner", "key": key, "label": key, "field_type": "number"},
+            )
+        p = partners.create(
+            s, world.sales_a, {"name": "ZD Klas", "custom": {"silo": "3", "hectares": "1200"}}
+        )
         partners.update(s, world.sales_a, p.id, {"custom": {"silo": "4"}})
         assert p.custom == {"silo": 4, "hectares": 1200}
         partners.update(s, world.sales_a, p.id, {"custom.hectares": ""})

@@ -17,8 +17,14 @@ from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -52,7 +58,11 @@ def browser_page(locale: str = "en-US") -> Iterator[Any]:
     try:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=FLAGS, headless=True, locale=locale,
+                profile,
+                executable_path=CHROMIUM,
+                args=FLAGS,
+                headless=True,
+                locale=locale,
                 viewport={"width": 1366, "height": 900},
             )
             try:

@@ -33,12 +33,25 @@ def links(html: str, prefix: str) -> list[str]:
 def test_every_page_renders(client: FlaskClient, demo: Database, email: str, language: str) -> None:
     login(client, email, DEMO_PASSWORD)
     client.post("/language", data={"language": language, "csrf_token": _csrf(client)})
-    pages = ["/partners/", "/deals/", "/activities/", "/persons/", "/account",
-             "/partners/new", "/activities/new", "/deals/new",
-             "/partners/?sort=-region", "/deals/?sort=stage&status=open",
-             "/activities/?done=false&sort=-due_date"]
-    for listing, prefix in (("/partners/", "/partners/"), ("/deals/", "/deals/"),
-                            ("/activities/", "/activities/"), ("/persons/", "/persons/")):
+    pages = [
+        "/partners/",
+        "/deals/",
+        "/activities/",
+        "/persons/",
+        "/account",
+        "/partners/new",
+        "/activities/new",
+        "/deals/new",
+        "/partners/?sort=-region",
+        "/deals/?sort=stage&status=open",
+        "/activities/?done=false&sort=-due_date",
+    ]
+    for listing, prefix in (
+        ("/partners/", "/partners/"),
+        ("/deals/", "/deals/"),
+        ("/activities/", "/activities/"),
+        ("/persons/", "/persons/"),
+    ):
         pages += links(client.get(listing).get_data(as_text=True), prefix)
     deal = links(client.get("/deals/").get_data(as_text=True), "/deals/")[0]
     pages += [f"{deal}/edit", f"{deal}/actions/meeting", f"{deal}/actions/close"]

@@ -120,7 +120,7 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    groups: Mapped[list[Group]] = relationship(secondary=user_groups, lazy="selectin")
+    groups: Mapped[list[Group]] = relationship(secondary=user_groups)
 
     @property
     def group_ids(self) -> list[int]:

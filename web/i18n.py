@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+from babel.dates import (
+    DateTimePattern,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+    parse_pattern,
+)
 from flask import Flask, request, session
 from flask_babel import (
     Babel,
     format_currency,
     format_date,
-    format_datetime,
     format_decimal,
+    get_locale,
+    get_timezone,
     gettext,
 )
 
@@ -47,8 +57,28 @@ def date(value: Any) -> str:
     return format_date(value, "medium") if value else ""
 
 
+@functools.lru_cache(maxsize=8)
+def _datetime_format(locale: str) -> tuple[Locale, DateTimePattern, DateTimePattern, str]:
+    """A locale's medium date and short time patterns, parsed once (format_datetime re-parses
+    and re-resolves the locale on every call: 60 µs, too slow for a 200-entry timeline)."""
+    loc = Locale.parse(locale)
+    return (
+        loc,
+        parse_pattern(get_date_format("medium", loc).pattern),
+        parse_pattern(get_time_format("short", loc).pattern),
+        str(get_datetime_format("short", loc)),
+    )
+
+
 def datetime(value: Any) -> str:
-    return format_datetime(value, "short") if value else ""
+    """Date and time in the user's locale and the office's time zone: 23 Nov 2026, 08:11."""
+    if not value:
+        return ""
+    loc, date_pattern, time_pattern, joiner = _datetime_format(str(get_locale()))
+    local = value.astimezone(get_timezone())
+    return joiner.replace("{1}", date_pattern.apply(local, loc)).replace(
+        "{0}", time_pattern.apply(local, loc)
+    )
 
 
 def translate(value: Any) -> str:

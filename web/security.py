@@ -17,8 +17,9 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
-from crm.errors import AuthenticationFailed, PermissionDenied
+from crm.errors import AuthenticationFailed, NotFound, PermissionDenied
 from crm.models import User
+from crm.services import users
 from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,7 +85,10 @@ def init_app(app: Flask) -> None:
             return None  # the API authenticates by token (web.api.auth)
         user_id = session.get("user_id")
         if user_id is not None:
-            found = db.session().get(User, user_id)
+            try:
+                found: User | None = users.get_user(db.session(), int(user_id))
+            except (NotFound, TypeError, ValueError):
+                found = None  # deleted user or a tampered cookie: log out
             if found is not None and found.active:
                 g.user = found
             else:

@@ -47,6 +47,8 @@ class ListQuery:
     sort: str = ""
     page: int = 1
     per_page: int = 50
+    # A page that shows no total (a dossier's side lists) skips the COUNT query.
+    with_total: bool = True
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], default_per_page: int = 50) -> ListQuery:
@@ -177,11 +179,21 @@ class RecordService(Generic[T]):
         if errors:
             raise ValidationError(errors)
         assert order is not None
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-        rows = session.scalars(
-            stmt.order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page)
-        ).unique()
-        return Page(list(rows), total or 0, query.page, query.per_page)
+        rows = list(
+            session.scalars(
+                stmt.order_by(*order)
+                .limit(query.per_page)
+                .offset((query.page - 1) * query.per_page)
+            ).unique()
+        )
+        if query.with_total:
+            total = (
+                session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+                or 0
+            )
+        else:
+            total = (query.page - 1) * query.per_page + len(rows)
+        return Page(rows, total, query.page, query.per_page)
 
     def _custom_filter(self, session: Session, cf: CustomField, raw: str) -> ColumnElement[bool]:
         element = self.model.custom[cf.key]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 from crm.fields import EMAIL_RE
@@ -46,7 +46,12 @@ def get_or_create_group(session: Session, name: str, owner_company: str | None =
 
 
 def find_user(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    """The user, groups loaded: an actor must answer the permission rule outside its session."""
+    return session.scalar(
+        select(User)
+        .options(selectinload(User.groups))
+        .where(func.lower(User.email) == email.strip().lower())
+    )
 
 
 def require_user(session: Session, email: str) -> User:
@@ -170,7 +175,11 @@ def create_token(session: Session, email: str, label: str = "") -> str:
 
 
 def user_for_token(session: Session, token: str) -> User:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    row = session.scalar(
+        select(ApiToken)
+        .options(selectinload(ApiToken.user).selectinload(User.groups))
+        .where(ApiToken.token_hash == token_digest(token))
+    )
     if row is None or not row.user.active:
         raise AuthenticationFailed("invalid API token")
     row.last_used_at = utcnow()
@@ -211,7 +220,7 @@ def create_owner_company(session: Session, actor: User, name: str) -> OwnerCompa
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, options=[selectinload(User.groups)])
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user

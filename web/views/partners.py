@@ -55,18 +55,28 @@ def show(partner_id: int) -> ResponseReturnValue:
         partner=partner,
         specs=form_specs(partners),
         persons=persons.list(
-            session, user, ListQuery({"partner_id": str(partner_id)}, per_page=100)
+            session,
+            user,
+            ListQuery({"partner_id": str(partner_id)}, per_page=100, with_total=False),
         ).items,
         deals=deals.list(
             session,
             user,
-            ListQuery({"partner_id": str(partner_id)}, sort="-created_at", per_page=100),
+            ListQuery(
+                {"partner_id": str(partner_id)},
+                sort="-created_at",
+                per_page=100,
+                with_total=False,
+            ),
         ).items,
         open_tasks=activities.list(
             session,
             user,
             ListQuery(
-                {"partner_id": str(partner_id), "done": "false"}, sort="due_date", per_page=20
+                {"partner_id": str(partner_id), "done": "false"},
+                sort="due_date",
+                per_page=20,
+                with_total=False,
             ),
         ).items,
         timeline=timeline[:shown],

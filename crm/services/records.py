@@ -219,7 +219,8 @@ class RecordService(Generic[T]):
             column = self.model.custom[key[7:]].as_string()
         else:
             return None
-        first = column.desc() if descending else column.asc()
+        # Empty values last either way: undated notes must not bury the next due task.
+        first = (column.desc() if descending else column.asc()).nulls_last()
         return [first, self.model.id.desc() if descending else self.model.id.asc()]
 
     # -- writing -------------------------------------------------------------------------

@@ -270,3 +270,16 @@ def test_nested_rollback_undoes_only_its_own_writes(database: Database, world: W
         assert [p.name for p in partners.list(s, world.sales_a, ListQuery()).items] == ["Vnější"]
         raise RuntimeError("undo everything")
     assert count(database, Partner) == 0
+
+
+def test_sorting_puts_empty_values_last(database: Database, world: World) -> None:
+    with database.session() as s:
+        for title, due in (("Bez termínu", None), ("Pozdě", "2026-12-20"), ("Brzy", "2026-12-01")):
+            activities.create(s, world.sales_a, {"kind": "task", "title": title, "due_date": due})
+    with database.session() as s:
+        for sort, expected in (
+            ("due_date", ["Brzy", "Pozdě", "Bez termínu"]),
+            ("-due_date", ["Pozdě", "Brzy", "Bez termínu"]),
+        ):
+            page = activities.list(s, world.sales_a, ListQuery(sort=sort))
+            assert [a.title for a in page.items] == expected

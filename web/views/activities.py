@@ -6,7 +6,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from crm.errors import ValidationError
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -15,9 +14,8 @@ from crm.services.records import ListQuery
 from web import db
 from web.security import login_required, require_user
 from web.views.auth import safe_next
-from web.views.common import form_specs, list_query
-from web.views.crud import delete_record, record_form
-from web.views.forms import choices_for
+from web.views.common import form_specs
+from web.views.crud import delete_record, record_form, record_list
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -26,23 +24,7 @@ bp = Blueprint("activities", __name__, url_prefix="/activities")
 @login_required
 def index() -> ResponseReturnValue:
     user = require_user()
-    specs = form_specs(activities)
-    try:
-        query = list_query(activities)
-        if not query.sort:
-            query = ListQuery(query.filters, "due_date", query.page, query.per_page)
-        page = activities.list(db.session(), user, query)
-        errors: dict[str, str] = {}
-    except ValidationError as exc:
-        page, errors = activities.list(db.session(), user, ListQuery()), exc.errors
-    return render_template(
-        "activities/list.html",
-        page=page,
-        specs=specs,
-        choices=choices_for(specs, user),
-        filter_errors=errors,
-        me=user,
-    ), 400 if errors else 200
+    return record_list(activities, user, "activities/list.html", default_sort="due_date", me=user)
 
 
 @bp.get("/<int:activity_id>")

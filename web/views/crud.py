@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -10,9 +11,9 @@ from flask.typing import ResponseReturnValue
 
 from crm.errors import Conflict, ValidationError
 from crm.models import User
-from crm.services.records import RecordService
+from crm.services.records import ListQuery, RecordService
 from web import db
-from web.views.common import form_data, form_specs, form_values
+from web.views.common import form_data, form_specs, form_values, list_query
 from web.views.forms import choices_for
 
 
@@ -84,3 +85,37 @@ def delete_record(
     db.commit()
     flash(deleted_message, "success")
     return redirect(then())
+
+
+def record_list(
+    service: RecordService[Any],
+    user: User,
+    template: str,
+    *,
+    default_sort: str = "",
+    **context: Any,
+) -> ResponseReturnValue:
+    """A list page: filters, sort and page from the query string.
+
+    A bad filter or sort shows the unfiltered list with the reason above it (400), so a
+    mistyped bookmark still lands somewhere useful.
+    """
+    session = db.session()
+    specs = form_specs(service)
+    errors: dict[str, str] = {}
+    try:
+        query = list_query(service)
+        if default_sort and not query.sort:
+            query = replace(query, sort=default_sort)
+        page = service.list(session, user, query)
+    except ValidationError as exc:
+        errors = exc.errors
+        page = service.list(session, user, ListQuery(sort=default_sort))
+    return render_template(
+        template,
+        page=page,
+        specs=specs,
+        choices=choices_for(specs, user),
+        filter_errors=errors,
+        **context,
+    ), 400 if errors else 200

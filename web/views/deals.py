@@ -19,8 +19,8 @@ from crm.services.persons import persons
 from crm.services.records import ListQuery
 from web import db
 from web.security import login_required, require_user
-from web.views.common import form_specs, list_query
-from web.views.crud import delete_record, record_form
+from web.views.common import form_specs
+from web.views.crud import delete_record, record_form, record_list
 from web.views.forms import choices_for
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -36,20 +36,7 @@ def partner_choices(user: User) -> list[tuple[int, str]]:
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    user = require_user()
-    specs = form_specs(deals)
-    try:
-        page = deals.list(db.session(), user, list_query(deals))
-        errors: dict[str, str] = {}
-    except ValidationError as exc:
-        page, errors = deals.list(db.session(), user, ListQuery()), exc.errors
-    return render_template(
-        "deals/list.html",
-        page=page,
-        specs=specs,
-        choices=choices_for(specs, user),
-        filter_errors=errors,
-    ), 400 if errors else 200
+    return record_list(deals, require_user(), "deals/list.html")
 
 
 @bp.get("/<int:deal_id>")

@@ -6,7 +6,6 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from crm.errors import ValidationError
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -15,9 +14,8 @@ from crm.services.records import ListQuery
 from crm.timeline import partner_timeline
 from web import db
 from web.security import login_required, require_user
-from web.views.common import form_specs, list_query
-from web.views.crud import delete_record, record_form
-from web.views.forms import choices_for
+from web.views.common import form_specs
+from web.views.crud import delete_record, record_form, record_list
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TIMELINE_PAGE = 50
@@ -26,20 +24,7 @@ TIMELINE_PAGE = 50
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    user = require_user()
-    specs = form_specs(partners)
-    try:
-        page = partners.list(db.session(), user, list_query(partners))
-        errors: dict[str, str] = {}
-    except ValidationError as exc:
-        page, errors = partners.list(db.session(), user, ListQuery()), exc.errors
-    return render_template(
-        "partners/list.html",
-        page=page,
-        specs=specs,
-        choices=choices_for(specs, user),
-        filter_errors=errors,
-    ), 400 if errors else 200
+    return record_list(partners, require_user(), "partners/list.html")
 
 
 @bp.get("/<int:partner_id>")

@@ -6,15 +6,14 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from crm.errors import ValidationError
 from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
 from web import db
 from web.security import login_required, require_user
-from web.views.common import form_specs, list_query
-from web.views.crud import delete_record, record_form
+from web.views.common import form_specs
+from web.views.crud import delete_record, record_form, record_list
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
 
@@ -22,15 +21,7 @@ bp = Blueprint("persons", __name__, url_prefix="/persons")
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    user = require_user()
-    try:
-        page = persons.list(db.session(), user, list_query(persons))
-        errors: dict[str, str] = {}
-    except ValidationError as exc:
-        page, errors = persons.list(db.session(), user, ListQuery()), exc.errors
-    return render_template("persons/list.html", page=page, filter_errors=errors), (
-        400 if errors else 200
-    )
+    return record_list(persons, require_user(), "persons/list.html")
 
 
 @bp.get("/<int:person_id>")

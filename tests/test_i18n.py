@@ -47,7 +47,8 @@ def test_every_ui_string_has_a_czech_translation(tmp_path: Path) -> None:
     with pot.open("rb") as fh:
         wanted = {m.id for m in read_po(fh) if m.id}
     with CATALOG.open("rb") as fh:
-        czech = {m.id: m.string for m in read_po(fh) if m.id}
+        # a fuzzy entry is not compiled, so it counts as missing
+        czech = {m.id: m.string for m in read_po(fh) if m.id and not m.fuzzy}
     missing = sorted(i for i in wanted if not czech.get(i) or czech[i] == "")
     assert missing == [], "run `make translations-update` and translate: " + ", ".join(missing)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from flask.testing import FlaskClient
@@ -168,3 +169,30 @@ def test_deleting_a_partner_with_deals_is_refused(
     response = post_form(client, f"/partners/{p.id}/delete", {}, follow_redirects=True)
     assert "the partner has deals" in response.get_data(as_text=True)
     assert partner_count(database) == 1
+
+
+def test_import_from_the_partner_list(
+    client: FlaskClient, world: World, database: Database
+) -> None:
+    login(client, world.sales_a)
+    assert "/partners/import" in client.get("/partners/").get_data(as_text=True)
+    csv = "Název;IČO;E-mail\nKovárna Příbram;12345678;info@kovarna.cz\n;999;bad\n".encode("cp1250")
+    response = post_form(
+        client,
+        "/partners/import",
+        {"file": (io.BytesIO(csv), "firmy.csv")},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "1 created, 0 updated, 1 refused" in html and "row 3: refused" in html
+    assert partner_count(database) == 1
+    bad = post_form(
+        client,
+        "/partners/import",
+        {"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n"), "logo.csv")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422 and 'id="file-err"' in bad.get_data(as_text=True)
+    empty = post_form(client, "/partners/import", {})
+    assert empty.status_code == 422 and "Choose a CSV or XLSX file." in empty.get_data(as_text=True)

@@ -6,8 +6,10 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from crm.errors import DossierError
 from crm.services.activities import activities
 from crm.services.deals import deals
+from crm.services.importer import import_partners_from_bytes
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
@@ -113,3 +115,23 @@ def delete(partner_id: int) -> ResponseReturnValue:
         then=lambda: url_for("partners.index"),
         on_conflict=lambda: url_for("partners.show", partner_id=partner_id),
     )
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_file() -> ResponseReturnValue:
+    """Upload a CSV or XLSX of partners; every row is reported, good rows are kept."""
+    user = require_user()
+    error = ""
+    report = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error = _("Choose a CSV or XLSX file.")
+        else:
+            try:
+                report = import_partners_from_bytes(db.database(), upload.read(), user.email)
+            except DossierError as exc:
+                error = exc.message
+    status = 422 if error else 200
+    return render_template("partners/import.html", error=error, report=report), status

@@ -50,7 +50,11 @@ class FieldSpec:
 
     @property
     def attr(self) -> str:
-        return f"{self.name}_id" if self.kind == "codebook" else self.name
+        """The model attribute: ``<name>_id`` for a codebook field. Custom fields live in the
+        record's ``custom`` dict under their key, whatever their type."""
+        if self.kind == "codebook" and not self.name.startswith("custom."):
+            return f"{self.name}_id"
+        return self.name
 
 
 @dataclass

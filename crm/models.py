@@ -288,6 +288,7 @@ class Activity(Scoped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     title: Mapped[str] = mapped_column(String(250))
+    title_key: Mapped[str] = mapped_column(String(250), index=True, default="")
     note: Mapped[str] = mapped_column(Text, default="")
     result_id: Mapped[int | None] = mapped_column(ForeignKey("codebook_entries.id"))
     due_date: Mapped[dt.date | None] = mapped_column(Date, index=True)

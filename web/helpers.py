@@ -23,6 +23,8 @@ def custom_value(spec: FieldSpec, value: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        page_args=page_args, custom_value=custom_value, url_rules=set(app.view_functions)
+        page_args=page_args,
+        custom_value=custom_value,
+        url_rules=set(app.view_functions),
     )
     app.jinja_env.tests["custom_field"] = lambda spec: spec.name.startswith("custom.")

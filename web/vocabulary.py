@@ -72,3 +72,21 @@ MESSAGES = (
     N_("only a manager or the record's salesperson may delete it"),
     N_("only an administrator may do this"),
 )
+ADMIN_MESSAGES = (
+    N_("must be lower-case letters, digits and _"),
+    N_("must be 1 to 200 characters"),
+    N_("this codebook has such an entry"),
+    N_("must be a whole number from 0 to 100"),
+    N_("only pipeline stages have a probability"),
+    N_("must start with a letter; lower-case letters, digits and _ only"),
+    N_("this record type has a field with this key"),
+    N_("name the codebook the values come from"),
+    N_("no such codebook; add an entry to it first"),
+    N_("is not an email address"),
+    N_("choose at least one group"),
+    N_("contains an unknown group"),
+    N_("you cannot take away your own admin rights"),
+    N_("a group of this name exists"),
+    N_("no such owner company"),
+    N_("an owner company of this name exists"),
+)

@@ -22,13 +22,14 @@ from crm.services.records import (
     scope_dict,
     visible_ref,
 )
+from crm.text import fold
 
 DEAL_ACTIONS = ("task", "call", "meeting", "close")
 ACTION_TITLES = {"task": "Task", "call": "Call", "meeting": "Meeting", "close": "Close"}
 
 
 def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
-    return Activity.title.ilike(f"%{raw.strip()}%")
+    return Activity.title_key.contains(fold(raw), autoescape=True)
 
 
 class ActivityService(RecordService[Activity]):
@@ -104,6 +105,8 @@ class ActivityService(RecordService[Activity]):
             elif not values["done"]:
                 values["done_at"] = None
         resolve_scope(session, actor, values, record, inherit=deal or partner)
+        if "title" in values:
+            values["title_key"] = fold(values["title"])
         next_date = values.get("next_contact_date")
         if next_date is not None and (record is None or next_date != record.next_contact_date):
             values["_follow_up"] = True
@@ -119,6 +122,7 @@ class ActivityService(RecordService[Activity]):
         follow_up = Activity(
             kind="task",
             title=title[:250],
+            title_key=fold(title[:250]),
             due_date=record.next_contact_date,
             partner_id=record.partner_id,
             deal_id=record.deal_id,

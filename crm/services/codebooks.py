@@ -217,3 +217,27 @@ def delete_custom_field(session: Session, actor: User, field_id: int) -> None:
     if field is None:
         raise NotFound(f"custom field {field_id} not found")
     session.delete(field)
+
+
+def set_probability(session: Session, actor: User, entry_id: int, value: Any) -> CodebookEntry:
+    """Set a pipeline stage's default probability (0–100; blank clears it).
+
+    New deals in that stage take it; other codebooks have no probability.
+    """
+    require_role(actor, "admin")
+    entry = session.get(CodebookEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"codebook entry {entry_id} not found")
+    if entry.codebook != "deal_stage":
+        raise ValidationError({"probability": "only pipeline stages have a probability"})
+    probability = None
+    if value not in (None, ""):
+        try:
+            probability = parse_int(value)
+            if not 0 <= probability <= 100:
+                raise ValueError("out of range")
+        except ValueError as exc:
+            raise ValidationError({"probability": "must be a whole number from 0 to 100"}) from exc
+    entry.probability = probability
+    session.flush()
+    return entry

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
-from crm.fields import EMAIL_RE
+from crm.fields import EMAIL_RE, MAX_ID, parse_int
 from crm.models import ROLES, ApiToken, Group, OwnerCompany, User, utcnow
 from crm.passwords import hash_password, new_token, token_digest, verify_password
 from crm.permissions import require_role
@@ -118,8 +118,14 @@ def update_user(session: Session, actor: User, user_id: int, data: dict[str, Any
     group_ids = data.get("group_ids")
     groups = user.groups
     if group_ids is not None:
-        groups = [g for g in (session.get(Group, int(i)) for i in group_ids) if g is not None]
-        if len(groups) != len(set(group_ids)):
+        wanted: list[int] | None
+        try:  # ids from a form (strings) or JSON (numbers); anything else names no group
+            wanted = sorted({parse_int(i) for i in group_ids})
+        except (TypeError, ValueError):
+            wanted = None
+        found = (session.get(Group, i) for i in wanted or () if 0 < i <= MAX_ID)
+        groups = [g for g in found if g is not None]
+        if wanted is None or len(groups) != len(wanted):
             errors["group_ids"] = "contains an unknown group"
     active = bool(data.get("active", user.active))
     if user.id == actor.id and (role != "admin" or not active):
@@ -200,7 +206,10 @@ def list_owner_companies(session: Session) -> list[OwnerCompany]:
 
 def create_group(session: Session, actor: User, name: str, owner_company_id: int | None) -> Group:
     require_role(actor, "admin")
-    if session.scalar(select(Group).where(Group.name == name.strip())):
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "must be 1 to 200 characters"})
+    if session.scalar(select(Group).where(Group.name == name)):
         raise ValidationError({"name": "a group of this name exists"})
     if owner_company_id is not None and session.get(OwnerCompany, owner_company_id) is None:
         raise ValidationError({"owner_company_id": "no such owner company"})

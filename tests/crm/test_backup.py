@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import MetaData, select
 
 from crm.backup import backup, restore
 from crm.bootstrap import initialize
 from crm.cli import main
-from crm.db import Database
+from crm.db import Database, alembic_config
 from crm.errors import BadFile
 from crm.models import Partner
 from crm.services.activities import activities
@@ -219,7 +220,8 @@ def test_manifest_lists_what_the_archive_holds(
         manifest = json.load(manifest_file)
     assert manifest["format"] == "dossier-backup" and manifest["version"] == 1
     assert manifest["database"]["kind"] == ("sqlite" if settings.is_sqlite else "postgresql")
-    assert manifest["database"]["schema_revision"] == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database)).get_current_head()
+    assert manifest["database"]["schema_revision"] == head
     assert manifest["database"]["tables"]["partners"] == 3
     assert manifest["database"]["tables"]["activities"] == 2
     assert manifest["files"] == {"blobs": 2, "index": 2}

@@ -283,3 +283,11 @@ def test_sorting_puts_empty_values_last(database: Database, world: World) -> Non
         ):
             page = activities.list(s, world.sales_a, ListQuery(sort=sort))
             assert [a.title for a in page.items] == expected
+
+
+def test_activity_search_ignores_accents(database: Database, world: World) -> None:
+    with database.session() as s:
+        activities.create(s, world.sales_a, {"kind": "call", "title": "Hovor se Žatcem"})
+    with database.session() as s:
+        found = activities.list(s, world.sales_a, ListQuery({"q": "ZATCEM"})).items
+        assert [a.title for a in found] == ["Hovor se Žatcem"]

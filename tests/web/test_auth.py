@@ -110,3 +110,9 @@ def test_security_headers_and_health(client: FlaskClient) -> None:
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_language_switch_needs_the_csrf_token(client: FlaskClient, world: World) -> None:
+    login(client, world.sales_a)
+    assert client.post("/language", data={"language": "cs"}).status_code == 400
+    assert 'lang="en"' in client.get("/partners/").get_data(as_text=True)

@@ -65,6 +65,7 @@ def _form(activity_id: int | None) -> ResponseReturnValue:
             "salesperson_id": user.id,
             "deal_id": deal.id if deal else None,
             "partner_id": partner.id if partner else None,
+            "person_id": request.args.get("person_id", type=int),
         },
         saved_message=_("Activity saved."),
         show_endpoint="activities.show",

@@ -26,7 +26,7 @@ def _render(
 @bp.get("/")
 @admin_required
 def index() -> ResponseReturnValue:
-    return redirect(url_for("admin.codebook_list"))
+    return render_template("admin/index.html")
 
 
 def _codebooks_page(
@@ -59,7 +59,8 @@ def codebook_add() -> ResponseReturnValue:
         codebooks.add_entry(db.session(), require_user(), codebook, dict(request.form))
     except ValidationError as exc:
         db.session().rollback()
-        return _codebooks_page(exc.errors, codebook, dict(request.form))
+        # "+new" marks the new-codebook form when its key was left empty
+        return _codebooks_page(exc.errors, codebook or "+new", dict(request.form))
     db.commit()
     flash(_("Entry added."), "success")
     return redirect(url_for("admin.codebook_list") + f"#cb-{codebook}")
@@ -68,14 +69,22 @@ def codebook_add() -> ResponseReturnValue:
 @bp.post("/codebooks/<int:entry_id>")
 @admin_required
 def codebook_edit(entry_id: int) -> ResponseReturnValue:
-    data: dict[str, Any] = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    """Rename, reposition, retire or reactivate an entry; a stage's probability too."""
+    data: dict[str, Any] = {
+        k: v for k, v in request.form.items() if k not in ("csrf_token", "probability")
+    }
     if "active" in data:
         data["active"] = data["active"] == "1"
+    session = db.session()
     try:
-        entry = codebooks.update_entry(db.session(), require_user(), entry_id, data)
+        entry = codebooks.update_entry(session, require_user(), entry_id, data)
+        if "probability" in request.form:
+            codebooks.set_probability(
+                session, require_user(), entry_id, request.form["probability"]
+            )
     except ValidationError as exc:
-        db.session().rollback()
-        return _codebooks_page({f"entry-{entry_id}": next(iter(exc.errors.values()))})
+        session.rollback()
+        return _codebooks_page({f"entry-{entry_id}-{k}": v for k, v in exc.errors.items()})
     db.commit()
     flash(_("Entry saved."), "success")
     return redirect(url_for("admin.codebook_list") + f"#cb-{entry.codebook}")

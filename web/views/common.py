@@ -31,7 +31,7 @@ def form_data(
     form = request.form if form is None else form
     data: dict[str, Any] = {}
     for spec in specs:
-        key = spec.attr if spec.kind == "codebook" else spec.name
+        key = spec.attr
         if spec.kind == "bool":
             data[spec.name] = spec.name in form
         elif key in form:

@@ -63,7 +63,7 @@ def record_form(
         specs=specs,
         values=values,
         errors=errors,
-        choices=choices_for(specs, user),
+        choices=choices_for(specs, user, values),
         **context,
     ), 422 if errors else 200
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -42,11 +42,12 @@ def _form(person_id: int | None) -> ResponseReturnValue:
     user = require_user()
     session = db.session()
     record = persons.get(session, user, person_id) if person_id else None
-    partner = (
-        record.partner
-        if record
-        else partners.get(session, user, request.args.get("partner_id", type=int) or 0)
-    )
+    partner_id = request.args.get("partner_id", type=int)
+    if record is None and partner_id is None:
+        # A person belongs to a partner: they are added from the partner's page.
+        flash(_("Open the partner and add the person there."), "info")
+        return redirect(url_for("partners.index"))
+    partner = record.partner if record else partners.get(session, user, partner_id or 0)
     return record_form(
         persons,
         user,

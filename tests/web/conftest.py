@@ -1,0 +1,68 @@
+"""What the UI tests of persons, deals, activities and administration share."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.db import Database
+from crm.services.activities import activities
+from crm.services.deals import deals
+from crm.services.partners import partners
+from crm.services.persons import persons
+from tests.conftest import World
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """A Tým A partner of Jana's with a person, a deal and a call on the deal."""
+
+    partner: int
+    person: int
+    deal: int
+    activity: int
+
+    def urls(self, *templates: str) -> list[str]:
+        return [t.format(**vars(self)) for t in templates]
+
+
+@pytest.fixture
+def dossier(database: Database, world: World) -> Dossier:
+    with database.session() as s:
+        p = partners.create(s, world.sales_a, {"name": "Stavby Příbram s.r.o."})
+        person = persons.create(
+            s,
+            world.sales_a,
+            {"partner_id": p.id, "name": "Jan Dvořák", "emails": "jan@stavby-pribram.cz"},
+        )
+        d = deals.create(
+            s, world.sales_a, {"title": "Hala Příbram", "partner_id": p.id, "value": "2500000"}
+        )
+        a = activities.create(
+            s, world.sales_a, {"kind": "call", "title": "Úvodní hovor", "deal_id": d.id}
+        )
+    return Dossier(partner=p.id, person=person.id, deal=d.id, activity=a.id)
+
+
+def count(database: Database, model: type) -> int:
+    with database.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def field_error(page: str, field_id: str) -> str | None:
+    """The error shown beside the form field ``field_id`` (as the field() macro names it)."""
+    found = re.search(rf'<p class="error" id="f-{re.escape(field_id)}-err">([^<]*)</p>', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def flashes(page: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r'class="flash flash-\w+"[^>]*>([^<]*)<', page)]
+
+
+def text(page: str) -> str:
+    """The page as a user reads it: tags dropped, entities resolved, blanks collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())

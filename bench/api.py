@@ -143,6 +143,7 @@ def build(home: Path, n_partners: int) -> dict[str, object]:
                 dict(
                     kind=rng.choice(["call", "meeting", "note", "task", "letter"]),
                     title=f"Aktivita {k}",
+                    title_key=f"aktivita {k}",  # fold(title), as the service stores it
                     note="Poznámka " * 10,
                     done=k % 2 == 0,
                     partner_id=busy,

@@ -36,16 +36,18 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(host: str, port: int) -> None:
     """Create the data directory, load the demo data set (once) and serve it."""
-    from crm.demo import DEMO_PASSWORD, load_demo
+    from crm.demo import DEMO_PASSWORD, DEMO_USERS, demo_summary, load_demo
 
     db = initialize(load_settings())
-    logins = load_demo(db)
-    if logins is None:
-        click.echo("Demo data is already loaded; serving it.")
-        from crm.demo import DEMO_USERS
-
-        logins = [(email, role) for email, _name, role, _group in DEMO_USERS]
-    click.echo("Demo logins (password for all: " + DEMO_PASSWORD + "):")
-    for email, role in logins:
-        click.echo(f"  {email:32} {role}")
+    if load_demo(db) is None:
+        click.echo(f"{db.settings.home} already holds partners: not loading the demo again.")
+    counts = demo_summary(db)
+    click.echo(
+        f"Demo data in {db.settings.home}: {counts['partners']} partners, "
+        f"{counts['persons']} persons, {counts['deals']} deals, "
+        f"{counts['activities']} activities."
+    )
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, _name, role, groups in DEMO_USERS:
+        click.echo(f"  {email:26} {role:8} {', '.join(groups)}")
     run_server(db, host, port)

@@ -19,6 +19,15 @@ from crm.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def load_models() -> None:
+    """Import the table definitions of every package (entry point group ``dossier.models``),
+    so that Base.metadata describes the whole schema (crm imports none of ours directly)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="dossier.models"):
+        ep.load()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, start transactions (see _sqlite_begin): the
     # module's own implicit BEGIN does not cover SAVEPOINT, so nested rollbacks would commit.

@@ -47,6 +47,8 @@ class FieldSpec:
     default: Any = None
     # Record-type rule on the parsed value: returns it (possibly normalised) or raises ValueError.
     clean: Callable[[Any], Any] | None = None
+    # A rule that reads the database, e.g. the editable list of public mail domains.
+    clean_in: Callable[[Session, Any], Any] | None = None
 
     @property
     def attr(self) -> str:
@@ -295,7 +297,8 @@ def parse_input(
             continue
         try:
             value = parse_value(session, spec, data[key])
-            result.values[spec.attr] = spec.clean(value) if spec.clean else value
+            value = spec.clean(value) if spec.clean else value
+            result.values[spec.attr] = spec.clean_in(session, value) if spec.clean_in else value
         except ValueError as exc:
             result.errors[spec.name] = str(exc)
     if custom_fields:

@@ -83,6 +83,7 @@ CODEBOOKS = {
     "deal_stage": "Pipeline stage",
     "activity_result": "Activity result",
     "close_reason": "Close reason",
+    "public_mail_domain": "Public mail domains (never filed by domain)",
 }
 
 

@@ -7,11 +7,13 @@
 ``visible(user, Model)`` is that rule as an SQL condition; every read of a scoped record goes
 through it (``load_visible`` for one record, list queries by adding it to WHERE), so a record
 that is not visible is indistinguishable from one that does not exist.
-Persons take the rule of their partner.
+Persons take the rule of their partner. Records of other packages (mail messages, documents)
+register a rule built from these with ``register_rule``, so ``visible`` stays the one function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
@@ -22,10 +24,20 @@ from crm.models import Activity, Deal, Partner, Person, User
 
 ScopedModel = type[Partner] | type[Deal] | type[Activity]
 T = TypeVar("T")
+Rule = Callable[[User], ColumnElement[bool]]
+RULES: dict[type, Rule] = {}
+
+
+def register_rule(model: type, rule: Rule) -> None:
+    """Make ``visible(user, model)`` answer with ``rule(user)`` (a package's own records)."""
+    RULES[model] = rule
 
 
 def visible(user: User, model: Any) -> ColumnElement[bool]:
     """The SQL condition under which ``user`` may see a row of ``model``."""
+    rule = RULES.get(model)
+    if rule is not None:
+        return rule(user)
     if model is Person:
         return Person.partner_id.in_(select(Partner.id).where(visible(user, Partner)))
     if user.role == "admin":

@@ -184,3 +184,6 @@ def compiled_translations() -> None:
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             with po.open("rb") as src, mo.open("wb") as out:
                 write_mo(out, read_po(src))
+
+
+from tests.servers.fixtures import *  # noqa: E402, F403  (dovecot, imap_user, smtp_server)

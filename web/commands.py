@@ -19,6 +19,9 @@ def run_server(db: Database, host: str, port: int) -> None:
     from web import create_app
 
     app = create_app(db.settings, db)
+    from connector.scheduler import start_scheduler
+
+    start_scheduler(app, db)
     click.echo(f"Dossier is serving on http://{host}:{port}/  (Ctrl+C stops it)")
     waitress.serve(app, host=host, port=port, threads=8, ident="Dossier")
 

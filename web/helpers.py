@@ -21,7 +21,17 @@ def custom_value(spec: FieldSpec, value: Any) -> str:
     return str(value)
 
 
+def filesize(size: int) -> str:
+    """1.2 MB, 34 kB, 812 B."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size // 1024} kB"
+    return f"{size} B"
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.globals.update(
         page_args=page_args,
         custom_value=custom_value,

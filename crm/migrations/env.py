@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+from crm.db import load_models
 from crm.models import Base
+
+load_models()
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

@@ -19,6 +19,7 @@ from crm.models import (
     User,
 )
 from crm.permissions import require_role
+from crm.services import maildomains
 
 # Shipped with every new database; admins rename, reorder, add and retire entries.
 DEFAULT_ENTRIES: dict[str, list[str | tuple[str, int]]] = {
@@ -51,6 +52,7 @@ DEFAULT_ENTRIES: dict[str, list[str | tuple[str, int]]] = {
         "Good relationship",
     ],
 }
+DEFAULT_ENTRIES["public_mail_domain"] = list(maildomains.SHIPPED)
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 

@@ -20,6 +20,7 @@ from crm.models import (
     User,
 )
 from crm.permissions import visible
+from crm.services.maildomains import public_mail_domains
 from crm.services.records import (
     SCOPE_FIELDS,
     RecordService,
@@ -31,53 +32,12 @@ from crm.services.records import (
 )
 from crm.text import fold
 
-# Never matched by the mail filer; a partner may not claim them as its domain.
-PUBLIC_MAIL_DOMAINS = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "live.com",
-        "msn.com",
-        "yahoo.com",
-        "icloud.com",
-        "me.com",
-        "aol.com",
-        "gmx.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "proton.me",
-        "protonmail.com",
-        "seznam.cz",
-        "centrum.cz",
-        "post.cz",
-        "email.cz",
-        "volny.cz",
-        "atlas.cz",
-        "tiscali.cz",
-        "quick.cz",
-        "wp.pl",
-        "o2.pl",
-        "onet.pl",
-        "interia.pl",
-        "op.pl",
-        "gazeta.pl",
-        "tlen.pl",
-        "azet.sk",
-        "zoznam.sk",
-        "centrum.sk",
-        "post.sk",
-        "pobox.sk",
-    ]
-)
 
-
-def no_public_domains(domains: list[str]) -> list[str]:
-    public = [d for d in domains if d in PUBLIC_MAIL_DOMAINS]
-    if public:
-        raise ValueError(f"{public[0]} is a public mail domain and cannot be a partner's")
+def no_public_domains(session: Session, domains: list[str]) -> list[str]:
+    public = public_mail_domains(session)
+    taken = [d for d in domains if d in public]
+    if taken:
+        raise ValueError(f"{taken[0]} is a public mail domain and cannot be a partner's")
     return domains
 
 
@@ -129,7 +89,7 @@ class PartnerService(RecordService[Partner]):
             item="domain",
             max_length=253,
             help="Mail from these domains is filed to this partner",
-            clean=no_public_domains,
+            clean_in=no_public_domains,
         ),
         FieldSpec("note", "Note", "text", max_length=20000),
         *SCOPE_FIELDS,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from crm.db import Database, alembic_config
+from crm.db import Database, alembic_config, load_models
 from crm.models import Base
 from crm.settings import Settings
 
 
 def test_migrations_match_models(database: Database) -> None:
+    load_models()
+    assert {"messages", "message_links", "mail_accounts"} <= set(Base.metadata.tables)
     with database.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(ctx, Base.metadata) == []

@@ -7,12 +7,13 @@ from flask import Blueprint, Flask
 
 def register_api(app: Flask) -> None:
     """Registers the /api/v1 routes and the bearer-token check that guards every /api/ path."""
-    from web.api import auth, openapi, resources, views
+    from web.api import auth, messages, openapi, resources, views
     from web.api.common import PREFIX
 
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     resources.register(bp)
     views.register(bp)
+    messages.register(bp)
     openapi.register(bp)
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -19,6 +19,7 @@ from crm.services.deals import deals
 from crm.services.records import MAX_PER_PAGE, custom_fields_for
 from crm.services.users import LANGUAGES
 from web import db
+from web.api import messages_openapi
 from web.api.common import MAX_ID, PREFIX
 from web.api.resources import BASE_OUTPUT, RESOURCES, Resource, Schema
 from web.api.views import (
@@ -645,13 +646,15 @@ def build_spec(session: Session) -> dict[str, Any]:
         paths.update(resource_paths(resource, customs))
     schemas.update(action_schemas(schemas["ActivityInput"], activity_customs))
     schemas.update(fixed_schemas())
+    schemas.update(messages_openapi.schemas())
     paths.update(extra_paths())
+    paths.update(messages_openapi.paths())
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Dossier API",
             "version": version("dossier"),
-            "description": "Partners, persons, deals and activities of the Dossier CRM. "
+            "description": "Partners, persons, deals, activities and mail of the Dossier CRM. "
             "Every request needs `Authorization: Bearer TOKEN` (`dossier token create EMAIL`). "
             'Errors answer `{"error": {"code", "message", "fields"?}}`. A user sees '
             "and changes only the records the permission rule shows them; others answer 404.",

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.views import activities, admin, auth, deals, partners, persons
+    from web.views import activities, admin, auth, deals, mail, partners, persons
 
-    for module in (auth, partners, persons, deals, activities, admin):
+    for module in (auth, partners, persons, deals, activities, mail, admin):
         app.register_blueprint(module.bp)

@@ -17,6 +17,7 @@ from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
+from mail_archive.service import counterpart, list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -53,6 +54,8 @@ def show(deal_id: int) -> ResponseReturnValue:
         activities=activities.list(
             session, user, ListQuery({"deal_id": str(deal_id)}, sort="-created_at", per_page=200)
         ).items,
+        mail=list_messages(session, user, deal_id=deal_id, per_page=20),
+        counterpart=counterpart,
     )
 
 

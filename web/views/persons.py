@@ -10,6 +10,7 @@ from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
+from mail_archive.service import counterpart, list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -33,8 +34,14 @@ def show(person_id: int) -> ResponseReturnValue:
     history = activities.list(
         session, user, ListQuery({"person_id": str(person.id)}, sort="-created_at", per_page=200)
     ).items
+    mail = list_messages(session, user, person_id=person.id, per_page=20)
     return render_template(
-        "persons/show.html", person=person, activities=history, specs=form_specs(persons)
+        "persons/show.html",
+        person=person,
+        activities=history,
+        specs=form_specs(persons),
+        mail=mail,
+        counterpart=counterpart,
     )
 
 

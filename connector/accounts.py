@@ -1,0 +1,202 @@
+"""Mail accounts: adding, listing, the secret of each (environment, encrypted, OAuth2 command)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector import secrets
+from connector.models import SECURITIES, MailAccount
+from crm.errors import Conflict, DossierError, NotFound, ValidationError
+from crm.models import User
+from crm.permissions import require_role
+from crm.settings import Settings
+
+DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
+
+
+class AccountError(DossierError):
+    """The account cannot be used as configured (shown on its page, never stops the others)."""
+
+    code = "account"
+    status = 502
+
+
+@dataclass
+class AccountInput:
+    name: str
+    host: str
+    username: str
+    user_email: str
+    port: int | None = None
+    security: str = "tls"
+    password_env: str = ""
+    password: str = ""  # stored encrypted
+    oauth_command: str = ""
+    folders: list[str] | None = None
+    filing_folder: str = "CRM"
+    smtp_host: str = ""
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+
+
+def add_account(session: Session, settings: Settings, data: AccountInput) -> MailAccount:
+    errors: dict[str, str] = {}
+    name = data.name.strip()
+    if not name or len(name) > 100:
+        errors["name"] = "is required (at most 100 characters)"
+    elif session.scalar(select(MailAccount.id).where(MailAccount.name == name)):
+        raise Conflict(f"an account named {name} already exists")
+    if not data.host.strip() or any(c.isspace() for c in data.host.strip()):
+        errors["host"] = "is required: the IMAP server's name"
+    if data.security not in SECURITIES:
+        errors["security"] = "must be tls, starttls or none"
+    port = data.port or DEFAULT_PORTS.get(data.security, 993)
+    if not 1 <= port <= 65535:
+        errors["port"] = "must be between 1 and 65535"
+    if not data.username.strip():
+        errors["username"] = "is required"
+    ways = [bool(data.password_env), bool(data.password), bool(data.oauth_command)]
+    if sum(ways) != 1:
+        errors["password"] = (
+            "give exactly one of: a password, an environment variable, an OAuth2 token command"
+        )
+    if data.password_env and not data.password_env.replace("_", "").isalnum():
+        errors["password_env"] = "must be an environment variable's name"
+    filing = data.filing_folder.strip() or "CRM"
+    user = session.scalars(
+        select(User).where(User.email == data.user_email.strip().lower())
+    ).first()
+    if user is None:
+        errors["user"] = f"no user {data.user_email}"
+    if data.smtp_security not in SECURITIES:
+        errors["smtp_security"] = "must be tls, starttls or none"
+    if errors:
+        raise ValidationError(errors)
+    assert user is not None
+    account = MailAccount(
+        name=name,
+        kind="imap",
+        user_id=user.id,
+        host=data.host.strip(),
+        port=port,
+        security=data.security,
+        username=data.username.strip(),
+        password_env=data.password_env,
+        password_encrypted=secrets.encrypt(settings, data.password) if data.password else "",
+        oauth_command=data.oauth_command,
+        folders=[f.strip() for f in (data.folders or []) if f.strip()],
+        filing_folder=filing,
+        smtp_host=data.smtp_host.strip(),
+        smtp_port=data.smtp_port,
+        smtp_security=data.smtp_security,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def accounts_of(session: Session, user: User) -> list[MailAccount]:
+    query = select(MailAccount).order_by(MailAccount.name)
+    if user.role != "admin":
+        query = query.where(MailAccount.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def load_account(session: Session, user: User, account_id: int) -> MailAccount:
+    account = session.get(MailAccount, account_id)
+    if account is None or (user.role != "admin" and account.user_id != user.id):
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+def find_account(session: Session, name: str) -> MailAccount:
+    account = session.scalars(select(MailAccount).where(MailAccount.name == name)).first()
+    if account is None:
+        raise NotFound(f"no mail account named {name}")
+    return account
+
+
+def delete_account(session: Session, user: User, account: MailAccount) -> None:
+    if user.role != "admin" and account.user_id != user.id:
+        require_role(user, "admin")
+    session.delete(account)
+    session.flush()
+
+
+def set_password(session: Session, settings: Settings, account: MailAccount, password: str) -> None:
+    if not password:
+        raise ValidationError({"password": "is required"})
+    account.password_encrypted = secrets.encrypt(settings, password)
+    account.password_env = ""
+    account.oauth_command = ""
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = ""
+    oauth_token: str = ""
+
+
+def credentials(settings: Settings, account: MailAccount) -> Credentials:
+    """The secret to log in with, resolved only when connecting (never stored in plain text)."""
+    if account.oauth_command:
+        return Credentials(account.username, oauth_token=_run_token_command(account.oauth_command))
+    if account.password_env:
+        value = os.environ.get(account.password_env)
+        if not value:
+            raise AccountError(
+                f"environment variable {account.password_env} (the password of {account.name}) "
+                "is not set"
+            )
+        return Credentials(account.username, password=value)
+    if account.password_encrypted:
+        return Credentials(
+            account.username, password=secrets.decrypt(settings, account.password_encrypted)
+        )
+    raise AccountError(f"account {account.name} has no password")
+
+
+def _run_token_command(command: str) -> str:
+    try:
+        done = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        raise AccountError(f"the OAuth2 token command failed: {exc}") from exc
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        raise AccountError(
+            f"the OAuth2 token command exited {done.returncode}: {done.stderr.strip()[:200]}"
+        )
+    return token
+
+
+def account_dict(account: MailAccount) -> dict[str, Any]:
+    """What may be shown: never the secret itself."""
+    return {
+        "id": account.id,
+        "name": account.name,
+        "user": account.user.email,
+        "host": account.host,
+        "port": account.port,
+        "security": account.security,
+        "username": account.username,
+        "secret": "oauth2"
+        if account.oauth_command
+        else "env:" + account.password_env
+        if account.password_env
+        else "encrypted",
+        "folders": account.folders,
+        "filing_folder": account.filing_folder,
+        "last_sync_at": account.last_sync_at.isoformat() if account.last_sync_at else None,
+        "last_error": account.last_error,
+    }

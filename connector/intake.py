@@ -1,0 +1,168 @@
+"""Explicit filing channels: ``dossier file`` (.eml files, maildirs, mbox files), the web upload
+and the API. Each message goes through mail_archive's ingest with the rule filer; mail that
+matches nothing waits in the triage queue of the user who filed it."""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from connector.filing import RuleFiler
+from crm.blobs import BlobStore
+from crm.db import Database
+from crm.errors import ValidationError
+from crm.models import Deal, Partner, User
+from crm.permissions import load_visible
+from mail_archive.ingest import Archive, IngestResult, Source
+
+MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # a larger "message" is refused, not truncated
+
+
+def check_raw(raw: bytes) -> None:
+    """What a raw RFC 822 upload must at least look like."""
+    if not raw.strip():
+        raise ValidationError({"message": "is empty"})
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ValidationError({"message": f"is larger than {MAX_MESSAGE_BYTES // 2**20} MB"})
+    head = raw.lstrip()[:4096]
+    first = head.split(b"\n", 1)[0]
+    if b":" not in first or first.startswith((b"%PDF", b"PK\x03\x04", b"<")):
+        raise ValidationError(
+            {"message": "is not an e-mail message (RFC 822: it must begin with header lines)"}
+        )
+
+
+def check_choice(session: Session, user: User, partner_id: int | None, deal_id: int | None) -> None:
+    """The explicit choice must be a record the user can see."""
+    if partner_id is not None:
+        load_visible(session, user, Partner, partner_id)
+    if deal_id is not None:
+        load_visible(session, user, Deal, deal_id)
+
+
+def file_raw(
+    session: Session,
+    blobs: BlobStore,
+    user: User,
+    raw: bytes,
+    *,
+    kind: str,
+    partner_id: int | None = None,
+    deal_id: int | None = None,
+    filer: RuleFiler | None = None,
+    label: str = "",
+) -> IngestResult:
+    check_raw(raw)
+    check_choice(session, user, partner_id, deal_id)
+    source = Source(
+        kind=kind,
+        key=f"{kind}:{user.id}:{label or hashlib.sha256(raw).hexdigest()}",
+        user_id=user.id,
+        explicit=True,
+        partner_id=partner_id,
+        deal_id=deal_id,
+    )
+    return Archive(session, blobs, filer or RuleFiler()).ingest(raw, source)
+
+
+@dataclass
+class FileReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    message_ids: list[int] = field(default_factory=list)
+
+
+def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(label, raw bytes) of every message at ``path``: a maildir (cur/new/tmp), a folder of
+    files, an mbox file, or one message file."""
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            for sub in ("new", "cur"):
+                folder = path / sub
+                if folder.is_dir():
+                    for f in sorted(folder.iterdir()):
+                        if f.is_file():
+                            yield str(f), f.read_bytes()
+            return
+        for f in sorted(path.rglob("*")):
+            if f.is_file() and not f.name.startswith("."):
+                yield from iter_messages(f)
+        return
+    with path.open("rb") as fh:
+        head = fh.read(5)
+    if head == b"From ":
+        box = mailbox.mbox(path, create=False)
+        try:
+            for key in box.iterkeys():
+                yield f"{path}#{key}", box.get_bytes(key)
+        finally:
+            box.close()
+        return
+    yield str(path), path.read_bytes()
+
+
+def file_paths(
+    db: Database,
+    user_email: str,
+    paths: list[Path],
+    *,
+    partner_id: int | None = None,
+    deal_id: int | None = None,
+    batch: int = 200,
+) -> FileReport:
+    """``dossier file``: every message at the paths, committed in batches."""
+    from crm.services.users import find_user
+
+    report = FileReport()
+    blobs = BlobStore(db.settings.blob_dir)
+    with db.session() as s:
+        user = find_user(s, user_email)
+        if user is None:
+            raise ValidationError({"user": f"no user {user_email}"})
+        check_choice(s, user, partner_id, deal_id)
+        user_id = user.id
+    filer = RuleFiler()
+    pending: list[tuple[str, bytes]] = []
+
+    def flush() -> None:
+        with db.session() as s:
+            actor = s.get(User, user_id)
+            assert actor is not None
+            for label, raw in pending:
+                try:
+                    result = file_raw(
+                        s,
+                        blobs,
+                        actor,
+                        raw,
+                        kind="file",
+                        partner_id=partner_id,
+                        deal_id=deal_id,
+                        filer=filer,
+                    )
+                except ValidationError as exc:
+                    report.counts["refused"] += 1
+                    report.problems.append(f"{label}: {exc.message}")
+                    continue
+                report.counts[result.status] += 1
+                if result.message_id is not None:
+                    report.message_ids.append(result.message_id)
+        pending.clear()
+
+    for path in paths:
+        if not path.exists():
+            report.problems.append(f"{path}: no such file or folder")
+            continue
+        for label, raw in iter_messages(path):
+            pending.append((label, raw))
+            if len(pending) >= batch:
+                flush()
+    if pending:
+        flush()
+    return report

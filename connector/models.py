@@ -1,0 +1,72 @@
+"""Mail accounts and their per-folder sync state (migration 0003 in crm/migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.models import Base, User, UTCDateTime, utcnow
+
+ACCOUNT_KINDS = ("imap",)
+SECURITIES = ("tls", "starttls", "none")
+
+
+class MailAccount(Base):
+    """A user's mailbox that the connector reads (and sends through, when SMTP is set)."""
+
+    __tablename__ = "mail_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="imap")
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(10), default="tls")
+    username: Mapped[str] = mapped_column(String(320))
+    # Exactly one way to the secret: an environment variable's name, an encrypted password
+    # (Fernet, key in the data directory) or a command printing an OAuth2 access token (XOAUTH2).
+    password_env: Mapped[str] = mapped_column(String(100), default="")
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    oauth_command: Mapped[str] = mapped_column(Text, default="")
+    # Folders read automatically; empty means INBOX and the folder marked \Sent.
+    folders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    filing_folder: Mapped[str] = mapped_column(String(200), default="CRM")
+    smtp_host: Mapped[str] = mapped_column(String(255), default="")
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_security: Mapped[str] = mapped_column(String(10), default="starttls")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    folder_states: Mapped[list[FolderState]] = relationship(
+        cascade="all, delete-orphan", order_by="FolderState.folder"
+    )
+
+
+class FolderState(Base):
+    """The checkpoint of one folder: advanced only after the batch it covers is committed."""
+
+    __tablename__ = "mail_folder_states"
+    __table_args__ = (UniqueConstraint("account_id", "folder", name="uq_mail_folder_states"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("mail_accounts.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    highest_modseq: Mapped[int | None] = mapped_column(BigInteger)
+    messages_seen: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

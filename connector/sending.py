@@ -1,0 +1,191 @@
+"""Sending mail from the CRM through the user's own SMTP account.
+
+What is sent is archived and linked like incoming mail (Source kind ``sent``, outgoing, with
+the partner/deal chosen or found by the rules), and a copy is appended to the account's Sent
+folder so the user's mail program shows it; the next sync finds the same bytes and dedupes them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+
+from sqlalchemy import select
+
+from connector.accounts import AccountError, credentials
+from connector.filing import RuleFiler
+from connector.models import MailAccount
+from crm.blobs import BlobStore
+from crm.db import Database
+from crm.errors import DossierError, NotFound, ValidationError
+from crm.models import User
+from crm.permissions import load_visible
+from mail_archive.ingest import Archive, Source
+from mail_archive.models import Message
+
+MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
+
+
+class SendError(DossierError):
+    code = "send_failed"
+    status = 502
+
+
+@dataclass
+class Draft:
+    account_id: int
+    to: str
+    subject: str
+    body: str
+    cc: str = ""
+    partner_id: int | None = None
+    deal_id: int | None = None
+    reply_to_id: int | None = None
+    attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+
+def _recipients(value: str, field_name: str, errors: dict[str, str]) -> list[str]:
+    pairs = email.utils.getaddresses([value.replace(";", ",")])
+    found = []
+    for _name, addr in pairs:
+        addr = addr.strip()
+        if not addr:
+            continue
+        local, _, domain = addr.rpartition("@")
+        if not local or "." not in domain or any(c.isspace() for c in addr):
+            errors[field_name] = f"{addr} is not an e-mail address"
+            continue
+        found.append(addr)
+    return found
+
+
+def build_message(
+    user: User, account: MailAccount, draft: Draft, original: Message | None
+) -> EmailMessage:
+    errors: dict[str, str] = {}
+    to = _recipients(draft.to, "to", errors)
+    cc = _recipients(draft.cc, "cc", errors)
+    if not to and "to" not in errors:
+        errors["to"] = "is required"
+    if not draft.subject.strip():
+        errors["subject"] = "is required"
+    if sum(len(data) for _n, _t, data in draft.attachments) > MAX_ATTACHMENTS_BYTES:
+        errors["files"] = "the attachments are larger than 20 MB together"
+    if errors:
+        raise ValidationError(errors)
+    sender = account.username if "@" in account.username else user.email
+    msg = EmailMessage()
+    msg["From"] = email.utils.formataddr((user.name, sender))
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = draft.subject.strip()
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2] or None)
+    if original is not None and original.internet_id:
+        msg["In-Reply-To"] = f"<{original.internet_id}>"
+        refs = [*original.references, original.internet_id]
+        msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
+    msg.set_content(draft.body or "")
+    for name, ctype, data in draft.attachments:
+        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype or "octet-stream", filename=name
+        )
+    return msg
+
+
+def send_draft(db: Database, user_id: int, draft: Draft) -> int:
+    """Send, archive, link; returns the archived message's id."""
+    with db.session() as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        account = s.get(MailAccount, draft.account_id)
+        if account is None or account.user_id != user.id or not account.smtp_host:
+            raise ValidationError({"account_id": "choose one of your accounts with SMTP"})
+        original = load_visible(s, user, Message, draft.reply_to_id) if draft.reply_to_id else None
+        if draft.partner_id:
+            from crm.models import Partner
+
+            load_visible(s, user, Partner, draft.partner_id)
+        msg = build_message(user, account, draft, original)
+        s.expunge(account)
+    raw = msg.as_bytes(policy=SMTP_POLICY)
+    _smtp_send(db, account, msg)
+    with db.session() as s:
+        archive = Archive(
+            s, BlobStore(db.settings.blob_dir), RuleFiler(extra_own=[account.username])
+        )
+        result = archive.ingest(
+            raw,
+            Source(
+                kind="sent",
+                key=f"sent:{account.id}:{msg['Message-ID']}",
+                user_id=user_id,
+                account_id=account.id,
+                explicit=True,
+                partner_id=draft.partner_id,
+                deal_id=draft.deal_id,
+                outgoing=True,
+            ),
+        )
+    _append_to_sent(db, account, raw)
+    if result.message_id is None:
+        raise NotFound("the sent message could not be archived")
+    return result.message_id
+
+
+def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
+    secret = credentials(db.settings, account)
+    port = account.smtp_port or (465 if account.smtp_security == "tls" else 587)
+    context = ssl.create_default_context()
+    try:
+        if account.smtp_security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                account.smtp_host, port, timeout=60, context=context
+            )
+        else:
+            client = smtplib.SMTP(account.smtp_host, port, timeout=60)
+        with client:
+            if account.smtp_security == "starttls":
+                client.starttls(context=context)
+            if secret.oauth_token:
+                import base64
+
+                auth = f"user={secret.username}\x01auth=Bearer {secret.oauth_token}\x01\x01"
+                client.ehlo()
+                client.docmd("AUTH", "XOAUTH2 " + base64.b64encode(auth.encode()).decode())
+            elif secret.password and client.has_extn("auth"):
+                client.login(secret.username, secret.password)
+            client.send_message(msg)
+    except (smtplib.SMTPException, OSError, AccountError) as exc:
+        raise SendError(f"the mail server did not take the message: {exc}") from exc
+
+
+def _append_to_sent(db: Database, account: MailAccount, raw: bytes) -> None:
+    """Best effort: the message is sent and archived whatever happens here."""
+    from connector.imap import NETWORK_ERRORS, SENT_FLAG, connect
+
+    try:
+        with connect(db, account) as client:
+            for flags, _delim, name in client.list_folders():
+                if SENT_FLAG in flags:
+                    client.append(name, raw, flags=[b"\\Seen"])
+                    return
+    except (AccountError, *NETWORK_ERRORS):
+        return
+
+
+def sender_accounts(db: Database, user_id: int) -> list[MailAccount]:
+    with db.session() as s:
+        return list(
+            s.scalars(
+                select(MailAccount).where(
+                    MailAccount.user_id == user_id, MailAccount.smtp_host != ""
+                )
+            )
+        )

@@ -1,0 +1,199 @@
+"""Tables of the message store. Migrations live with the others in crm/migrations (0003).
+
+A message is stored once however many mailboxes or folders it arrives from; each arrival is a
+``MessageSource``. Links say which partner, person or deal a message belongs to, how the link was
+made (explicit choice, filing folder, subject tag, thread, address, domain, manual) and by whom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.models import Base, Deal, Partner, Person, User, UTCDateTime, utcnow
+from crm.permissions import register_rule, visible
+
+DIRECTIONS = ("in", "out")
+# filed: linked to at least one record; triage: came through an explicit channel and matched
+# nothing, waits for a user; dismissed: a user said it is not CRM mail (kept, hidden).
+STATUSES = ("filed", "triage", "dismissed")
+LINK_HOWS = ("explicit", "folder", "tag", "thread", "address", "domain", "manual")
+LINK_TYPES = ("partner", "person", "deal")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_status_owner", "status", "owner_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # The Message-ID header without angle brackets; empty when the message has none.
+    internet_id: Mapped[str] = mapped_column(String(500), index=True, default="")
+    size: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    from_name: Mapped[str] = mapped_column(String(300), default="")
+    from_addr: Mapped[str] = mapped_column(String(320), default="", index=True)
+    # [[display name, address], ...]
+    to_addrs: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    cc_addrs: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The Date header when it is valid, else the time of archiving: what lists sort by.
+    sort_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    direction: Mapped[str] = mapped_column(String(3), default="in")
+    in_reply_to: Mapped[str] = mapped_column(String(500), default="")
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    thread_key: Mapped[str] = mapped_column(String(500), index=True)
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")  # sanitized (nh3)
+    remote_blocked: Mapped[int] = mapped_column(Integer, default=0)
+    defects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auto: Mapped[bool] = mapped_column(Boolean, default=False)  # auto-reply, bounce, DSN
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="filed")
+    # The user whose mailbox or upload brought it first: sees it in triage.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        cascade="all, delete-orphan", order_by="Attachment.position", back_populates="message"
+    )
+    links: Mapped[list[MessageLink]] = relationship(
+        cascade="all, delete-orphan", order_by="MessageLink.id", back_populates="message"
+    )
+    sources: Mapped[list[MessageSource]] = relationship(
+        cascade="all, delete-orphan", order_by="MessageSource.id", back_populates="message"
+    )
+    owner: Mapped[User | None] = relationship()
+
+    @property
+    def active_links(self) -> list[MessageLink]:
+        return [link for link in self.links if not link.removed]
+
+
+class MessageSource(Base):
+    """One arrival of a message: an IMAP folder copy, a file, an upload, an API call."""
+
+    __tablename__ = "message_sources"
+    __table_args__ = (UniqueConstraint("message_id", "key", name="uq_message_sources_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    # Where this copy lives, e.g. "imap:3:INBOX:1700000000:42"; unique per message.
+    key: Mapped[str] = mapped_column(String(700))
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    folder: Mapped[str] = mapped_column(String(500), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[Message] = relationship(back_populates="sources")
+    user: Mapped[User | None] = relationship()
+
+
+class Attachment(Base):
+    __tablename__ = "message_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_id: Mapped[str] = mapped_column(String(255), default="")
+    # mime: a MIME part; tnef: unpacked from winmail.dat; rfc822: a forwarded message
+    origin: Mapped[str] = mapped_column(String(10), default="mime")
+    text: Mapped[str] = mapped_column(Text, default="")  # extracted for search
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class MessageLink(Base):
+    """A message belongs to a partner, a person or a deal (one of the three per link)."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (
+        UniqueConstraint("message_id", "target", name="uq_message_links_target"),
+        Index("ix_message_links_partner", "partner_id", "removed"),
+        Index("ix_message_links_deal", "deal_id", "removed"),
+        Index("ix_message_links_person", "person_id", "removed"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(40))  # "partner:12", "deal:7", "person:3"
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    how: Mapped[str] = mapped_column(String(10))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A user removed the link: kept as a tombstone so that no rule adds it again.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    message: Mapped[Message] = relationship(back_populates="links")
+    partner: Mapped[Partner | None] = relationship()
+    person: Mapped[Person | None] = relationship()
+    deal: Mapped[Deal | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    @property
+    def record_type(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def record_id(self) -> int:
+        return int(self.target.split(":", 1)[1])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record_type": self.record_type,
+            "record_id": self.record_id,
+            "how": self.how,
+            "by": self.created_by.email if self.created_by else None,
+            "at": self.created_at.isoformat(),
+        }
+
+
+def target_of(record_type: str, record_id: int) -> str:
+    if record_type not in LINK_TYPES:
+        raise ValueError(f"unknown record type {record_type}")
+    return f"{record_type}:{record_id}"
+
+
+def _visible_message(user: User) -> ColumnElement[bool]:
+    """A message is visible to whoever may see one of the records it is linked to, and to the
+    user whose mailbox or upload brought it (their triage queue)."""
+    if user.role == "admin":
+        return true()
+    linked = select(MessageLink.message_id).where(
+        MessageLink.removed.is_(False),
+        or_(
+            MessageLink.partner_id.in_(select(Partner.id).where(visible(user, Partner))),
+            MessageLink.deal_id.in_(select(Deal.id).where(visible(user, Deal))),
+            MessageLink.person_id.in_(select(Person.id).where(visible(user, Person))),
+        ),
+    )
+    return or_(Message.owner_id == user.id, Message.id.in_(linked))
+
+
+def _visible_attachment(user: User) -> ColumnElement[bool]:
+    return Attachment.message_id.in_(select(Message.id).where(_visible_message(user)))
+
+
+register_rule(Message, _visible_message)
+register_rule(Attachment, _visible_attachment)

@@ -1,0 +1,493 @@
+"""Raw RFC 822 bytes -> ParsedMessage, never trusting a header to be well formed.
+
+The standard library parses (``policy.default``); every header read goes through ``_header`` and
+``_addresses``, which fall back to the raw value when the header classes raise (group syntax in
+DSNs raises AttributeError, some headers IndexError); text parts are decoded with a charset
+fallback chain, since ``get_content`` raises LookupError for charsets such as DEFAULT_CHARSET,
+x-mac-cyrillic or unknown-8bit. What could not be read is recorded in ``defects``; nothing raises.
+Protocol objects (email.message.Message) stay inside this module.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import email.header
+import email.utils
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from email import policy
+from email.errors import MessageError
+from email.message import Message
+from email.parser import BytesParser
+
+from mail_archive.html import html_to_text
+from mail_archive.tnef import unpack_tnef
+
+HEADER_ERRORS = (AttributeError, IndexError, LookupError, ValueError, TypeError, MessageError)
+MAX_DEPTH = 20
+MAX_TEXT = 2_000_000  # characters of body text kept for search and display
+CHARSET_ALIASES = {
+    "x-mac-cyrillic": "mac_cyrillic",
+    "x-mac-ce": "mac_latin2",
+    "ks_c_5601-1987": "cp949",
+    "windows-874": "cp874",
+    "x-gbk": "gbk",
+    "gb2312": "gb18030",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-sjis": "shift_jis",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-7": "utf-7",
+}
+_MSGID_RE = re.compile(r"<([^<>\s]+)>")
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_TAG_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_parser = BytesParser(policy=policy.default)
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    addr: str  # lower-case
+
+    @property
+    def domain(self) -> str:
+        return self.addr.rpartition("@")[2]
+
+    def as_pair(self) -> list[str]:
+        return [self.name, self.addr]
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str = ""
+    origin: str = "mime"  # mime | tnef | rfc822
+    text: str = ""
+
+
+@dataclass
+class ParsedMessage:
+    internet_id: str = ""
+    subject: str = ""
+    from_: Address | None = None
+    to: list[Address] = field(default_factory=list)
+    cc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    sent_at: dt.datetime | None = None
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    body_text: str = ""
+    body_html: str = ""  # as received: sanitize before display
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    auto: bool = False
+
+    @property
+    def thread_key(self) -> str:
+        """The thread's root Message-ID as far as this message knows it."""
+        if self.references:
+            return self.references[0]
+        return self.in_reply_to or self.internet_id
+
+    @property
+    def all_addresses(self) -> list[Address]:
+        seen: dict[str, Address] = {}
+        for a in [*([self.from_] if self.from_ else []), *self.to, *self.cc, *self.reply_to]:
+            seen.setdefault(a.addr, a)
+        return list(seen.values())
+
+    def searchable_text(self) -> str:
+        """Headers and body as text: what a nested message contributes to search."""
+        people = ", ".join(a.name or a.addr for a in self.all_addresses)
+        parts = [self.subject, people, self.body_text]
+        parts += [a.text for a in self.attachments if a.text]
+        return "\n".join(p for p in parts if p)
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    """Parse ``raw``; a message that cannot be read at all still yields a ParsedMessage whose
+    defects say why."""
+    try:
+        msg = _parser.parsebytes(raw)
+    except (*HEADER_ERRORS, RecursionError) as exc:
+        return ParsedMessage(defects=[f"unparseable message: {type(exc).__name__}"])
+    return _from_message(msg, depth=0)
+
+
+def _from_message(msg: Message, depth: int) -> ParsedMessage:
+    out = ParsedMessage()
+    defects = out.defects
+    out.internet_id = _first_msgid(_raw_header(msg, "message-id"))
+    out.subject = _one_line(_header(msg, "subject", defects))
+    senders = _addresses(msg, "from", defects)
+    out.from_ = senders[0] if senders else None
+    out.to = _addresses(msg, "to", defects)
+    out.cc = _addresses(msg, "cc", defects)
+    out.reply_to = _addresses(msg, "reply-to", defects)
+    out.sent_at = _date(msg, defects)
+    out.in_reply_to = _first_msgid(_raw_header(msg, "in-reply-to"))
+    out.references = _MSGID_RE.findall(_raw_header(msg, "references"))[:100]
+    if out.in_reply_to and out.in_reply_to not in out.references:
+        out.references.append(out.in_reply_to)
+    out.auto = _is_automatic(msg, out, defects)
+    try:
+        _walk(msg, out, depth, in_alternative=False)
+    except RecursionError:
+        defects.append("MIME structure too deep")
+    for d in getattr(msg, "defects", []):
+        defects.append(type(d).__name__)
+    if not out.body_text and out.body_html:
+        out.body_text = html_to_text(out.body_html)
+    out.body_text = out.body_text[:MAX_TEXT]
+    out.defects = list(dict.fromkeys(defects))  # unique, in order
+    return out
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+
+def _header(msg: Message, name: str, defects: list[str]) -> str:
+    try:
+        value = msg.get(name)
+        return "" if value is None else clean_text(str(value))
+    except HEADER_ERRORS:
+        defects.append(f"unreadable {name} header")
+    return _decode_raw(_raw_header(msg, name))
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return ""
+
+
+def _decode_raw(raw: str) -> str:
+    """An RFC 2047 header value decoded by hand, each charset with a fallback."""
+    try:
+        chunks = email.header.decode_header(raw)
+    except HEADER_ERRORS:
+        return clean_text(raw)
+    text = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            text.append(decode_bytes(chunk, charset)[0])
+        else:
+            text.append(chunk)
+    return clean_text("".join(text))
+
+
+def _addresses(msg: Message, name: str, defects: list[str]) -> list[Address]:
+    pairs: list[tuple[str, str]] = []
+    try:
+        header = msg.get(name)
+        if header is None:
+            return []
+        for a in header.addresses:  # type: ignore[union-attr,attr-defined]
+            pairs.append((str(a.display_name or ""), str(a.addr_spec or "")))
+    except HEADER_ERRORS:
+        defects.append(f"unreadable {name} header")
+        pairs = email.utils.getaddresses([_decode_raw(_raw_header(msg, name))])
+    out = []
+    for display, addr in pairs:
+        addr = clean_text(addr).strip().strip("<>").lower()
+        if "@" not in addr or len(addr) > 320:
+            continue
+        out.append(Address(_one_line(clean_text(display))[:300], addr))
+    return out
+
+
+def _date(msg: Message, defects: list[str]) -> dt.datetime | None:
+    raw = ""
+    try:
+        header = msg.get("date")
+        if header is None:
+            defects.append("no Date header")
+            return None
+        value = getattr(header, "datetime", None)
+        raw = str(header)
+    except HEADER_ERRORS:
+        value = None
+        raw = _raw_header(msg, "date")
+    if value is None:
+        try:
+            value = email.utils.parsedate_to_datetime(raw) if raw else None
+        except (TypeError, ValueError, IndexError):
+            value = None
+    if value is None:
+        defects.append(f"invalid Date header: {raw[:80]!r}")
+        return None
+    if value.tzinfo is None:
+        defects.append("Date header without time zone (taken as UTC)")
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        defects.append(f"invalid Date header: {raw[:80]!r}")
+        return None
+
+
+def _first_msgid(value: str) -> str:
+    found = _MSGID_RE.search(value)
+    if found:
+        return found.group(1)[:500]
+    value = value.strip()
+    return value[:500] if value and " " not in value else ""
+
+
+def _is_automatic(msg: Message, parsed: ParsedMessage, defects: list[str]) -> bool:
+    """Auto-replies, bounces and delivery reports: they never create links by themselves."""
+    auto_submitted = _raw_header(msg, "auto-submitted").strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    for name in ("x-auto-response-suppress", "x-autoreply", "x-autorespond"):
+        if _raw_header(msg, name):
+            return True
+    if _raw_header(msg, "precedence").strip().lower() in ("auto_reply", "junk"):
+        return True
+    if _raw_header(msg, "return-path").strip() == "<>":
+        return True
+    try:
+        ctype = msg.get_content_type()
+    except HEADER_ERRORS:
+        ctype = ""
+    if ctype == "multipart/report":
+        return True
+    sender = parsed.from_.addr.partition("@")[0] if parsed.from_ else ""
+    return sender in ("mailer-daemon", "postmaster")
+
+
+# -- body and attachments ---------------------------------------------------------------------
+
+
+def _walk(part: Message, out: ParsedMessage, depth: int, *, in_alternative: bool) -> None:
+    if depth > MAX_DEPTH:
+        out.defects.append("MIME structure too deep")
+        return
+    # The structure is parsed with policy.default; MIME parameters are read through compat32,
+    # which returns raw values instead of building header objects (several times faster on
+    # bulk ingest); RFC 2231 names are decoded by it, RFC 2047 names by _decode_raw below.
+    part.policy = policy.compat32
+    try:
+        ctype = part.get_content_type()
+    except HEADER_ERRORS:
+        ctype = "application/octet-stream"
+        out.defects.append("unreadable Content-Type")
+    if ctype == "message/rfc822" or (
+        ctype.startswith("message/") and part.is_multipart() and ctype != "message/partial"
+    ):
+        _nested_message(part, out, depth)
+        return
+    if part.is_multipart():
+        payload = part.get_payload()
+        if not isinstance(payload, list):
+            return
+        alternative = ctype == "multipart/alternative"
+        for sub in payload:
+            if isinstance(sub, Message):
+                _walk(sub, out, depth + 1, in_alternative=alternative)
+            for d in getattr(sub, "defects", []):
+                out.defects.append(type(d).__name__)
+        return
+    disposition, filename = _disposition(part, out.defects)
+    is_body = disposition != "attachment" and not filename
+    if is_body and ctype == "text/plain":
+        text = _text_of(part, out.defects)
+        if not out.body_text:
+            out.body_text = text
+        elif not in_alternative:
+            out.body_text += "\n\n" + text
+        return
+    if is_body and ctype == "text/html":
+        html = _text_of(part, out.defects)
+        if not out.body_html:
+            out.body_html = html
+        elif not in_alternative:
+            out.body_html += "<hr>" + html
+        return
+    data = _payload_bytes(part, out.defects)
+    is_tnef = ctype == "application/ms-tnef" or filename.lower() == "winmail.dat"
+    if is_tnef and _unpack_tnef(data, out):
+        return
+    raw_cid = _raw_header(part, "content-id")
+    content_id = _first_msgid(raw_cid) or raw_cid.strip("<> ")
+    attachment = ParsedAttachment(
+        filename=safe_filename(filename, ctype, len(out.attachments) + 1),
+        content_type=ctype[:127],
+        data=data,
+        inline=disposition == "inline" or (disposition is None and bool(content_id)),
+        content_id=content_id[:255],
+    )
+    if ctype.startswith("text/"):
+        text = decode_bytes(data, _charset(part))[0]
+        attachment.text = html_to_text(text) if ctype == "text/html" else text[:MAX_TEXT]
+    out.attachments.append(attachment)
+
+
+def _nested_message(part: Message, out: ParsedMessage, depth: int) -> None:
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    disposition, filename = _disposition(part, out.defects)
+    data = b""
+    if isinstance(inner, Message):
+        try:
+            data = inner.as_bytes(policy=policy.SMTP.clone(linesep="\r\n", max_line_length=0))
+        except (*HEADER_ERRORS, UnicodeError, RecursionError):
+            try:
+                data = inner.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+            except (*HEADER_ERRORS, UnicodeError, RecursionError):
+                out.defects.append("unreadable attached message")
+        nested = _from_message(inner, depth + 1)
+    else:
+        data = _payload_bytes(part, out.defects)
+        nested = parse(data) if depth < MAX_DEPTH else ParsedMessage()
+    name = filename or (nested.subject[:150] + ".eml" if nested.subject else "")
+    out.attachments.append(
+        ParsedAttachment(
+            filename=safe_filename(name, "message/rfc822", len(out.attachments) + 1),
+            content_type="message/rfc822",
+            data=data,
+            inline=disposition == "inline",
+            origin="rfc822",
+            text=nested.searchable_text()[:MAX_TEXT],
+        )
+    )
+
+
+def _unpack_tnef(data: bytes, out: ParsedMessage) -> bool:
+    contents = unpack_tnef(data)
+    if contents.error:
+        out.defects.append(f"winmail.dat not readable: {contents.error}")
+        return False
+    for f in contents.attachments:
+        guessed = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+        out.attachments.append(
+            ParsedAttachment(
+                filename=safe_filename(f.name, guessed, len(out.attachments) + 1),
+                content_type=guessed,
+                data=f.data,
+                origin="tnef",
+            )
+        )
+    if not out.body_html and contents.body_html:
+        out.body_html = contents.body_html
+    if not out.body_text and contents.body_text:
+        out.body_text = contents.body_text
+    return True
+
+
+def _disposition(part: Message, defects: list[str]) -> tuple[str | None, str]:
+    try:
+        disposition = part.get_content_disposition()
+    except HEADER_ERRORS:
+        disposition = None
+        defects.append("unreadable Content-Disposition")
+    try:
+        filename = part.get_filename() or ""
+    except HEADER_ERRORS:
+        filename = ""
+        defects.append("unreadable attachment name")
+    if not isinstance(filename, str):
+        filename = str(filename)
+    if "=?" in filename:  # RFC 2047 inside a parameter: wrong, and what Outlook writes
+        return disposition, _decode_raw(filename)
+    return disposition, clean_text(filename)
+
+
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except (*HEADER_ERRORS, UnicodeError):
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        defects.append("undecodable part payload kept as is")
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except HEADER_ERRORS:
+        return None
+
+
+def _text_of(part: Message, defects: list[str]) -> str:
+    text, problem = decode_bytes(_payload_bytes(part, defects), _charset(part))
+    if problem:
+        defects.append(problem)
+    return text
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str]:
+    """Text of ``data`` in ``charset``, else UTF-8, else windows-1250 (the usual undeclared
+    charset of Czech, Slovak and Polish mail); the second value names a fallback taken."""
+    problem = ""
+    name = (charset or "").strip().strip('"').lower()
+    name = CHARSET_ALIASES.get(name, name)
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            problem = f"unknown charset {charset!r}"
+            name = ""
+    if name:
+        try:
+            return clean_text(data.decode(name)), problem
+        except UnicodeDecodeError:
+            problem = f"text not valid {charset}"
+        except (LookupError, ValueError):  # codecs that refuse to decode (e.g. utf-7 oddities)
+            problem = f"unknown charset {charset!r}"
+    try:
+        return clean_text(data.decode("utf-8")), problem
+    except UnicodeDecodeError:
+        pass
+    return clean_text(data.decode(name or "cp1250", "replace")), problem or "undeclared charset"
+
+
+def clean_text(value: str) -> str:
+    """Text safe for every database: no NUL or other control bytes, no lone surrogates (8-bit
+    header bytes come back from the parser as surrogate escapes: decode them as UTF-8 or
+    windows-1250)."""
+    if _SURROGATES.search(value):
+        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("cp1250", "replace")
+    if value.isascii():
+        return _TAG_CHARS.sub("", value)
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return _TAG_CHARS.sub("", value)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def safe_filename(name: str, content_type: str, position: int) -> str:
+    """A name that is a plain file name: no folders, no control characters, not hidden, at most
+    200 characters; a name made up from the type when the part has none."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME.sub("_", name).strip().lstrip(".").strip()
+    if not name:
+        ext = (
+            ".eml"
+            if content_type == "message/rfc822"
+            else mimetypes.guess_extension(content_type) or ".bin"
+        )
+        name = f"attachment-{position}{ext}"
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:200]
+    return name

@@ -1,0 +1,282 @@
+"""Reading and curating the archive: lists, one message, threads, links, the triage queue.
+
+Every read goes through ``crm.permissions.visible(user, Message)``; a message a user may not see
+is indistinguishable from one that does not exist. Views and the API call these functions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from crm.errors import NotFound, ValidationError
+from crm.models import Deal, Partner, Person, User, utcnow
+from crm.permissions import load_visible, visible
+from crm.services.records import write_outbox
+from crm.timeline import TimelineEntry, register_source
+from mail_archive.models import LINK_TYPES, Attachment, Message, MessageLink, target_of
+
+RECORD_MODELS: dict[str, type] = {"partner": Partner, "person": Person, "deal": Deal}
+
+
+@dataclass
+class MessagePage:
+    total: int
+    items: list[Message]
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _linked_to(record_type: str, record_id: int) -> object:
+    column = getattr(MessageLink, f"{record_type}_id")
+    return Message.id.in_(
+        select(MessageLink.message_id).where(column == record_id, MessageLink.removed.is_(False))
+    )
+
+
+def list_messages(
+    session: Session,
+    user: User,
+    *,
+    partner_id: int | None = None,
+    deal_id: int | None = None,
+    person_id: int | None = None,
+    status: str | None = "filed",
+    page: int = 1,
+    per_page: int = 50,
+) -> MessagePage:
+    """Newest first; filtered by what the user may see and the records asked for."""
+    conditions = [visible(user, Message)]
+    for record_type, record_id in (
+        ("partner", partner_id),
+        ("deal", deal_id),
+        ("person", person_id),
+    ):
+        if record_id is not None:
+            conditions.append(_linked_to(record_type, record_id))  # type: ignore[arg-type]
+    if status:
+        conditions.append(Message.status == status)
+    page = max(1, page)
+    per_page = min(max(1, per_page), 500)
+    total = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
+    items = list(
+        session.scalars(
+            select(Message)
+            .where(*conditions)
+            .options(selectinload(Message.attachments))
+            .order_by(Message.sort_at.desc(), Message.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return MessagePage(total, items, page, per_page)
+
+
+def load_message(session: Session, user: User, message_id: int) -> Message:
+    return load_visible(session, user, Message, message_id)
+
+
+def load_attachment(session: Session, user: User, message_id: int, position: int) -> Attachment:
+    row = session.scalars(
+        select(Attachment).where(
+            Attachment.message_id == message_id,
+            Attachment.position == position,
+            visible(user, Attachment),
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"attachment {position} of message {message_id} not found")
+    return row
+
+
+def attachment_by_cid(session: Session, user: User, message_id: int, content_id: str) -> Attachment:
+    row = session.scalars(
+        select(Attachment).where(
+            Attachment.message_id == message_id,
+            Attachment.content_id == content_id,
+            visible(user, Attachment),
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such inline image")
+    return row
+
+
+def thread_of(session: Session, user: User, message: Message) -> list[Message]:
+    """The visible messages of the message's thread, oldest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.thread_key == message.thread_key,
+                Message.status != "dismissed",
+                visible(user, Message),
+            )
+            .order_by(Message.sort_at, Message.id)
+        )
+    )
+
+
+def triage_queue(session: Session, user: User, page: int = 1, per_page: int = 50) -> MessagePage:
+    """Mail that came through an explicit channel and matched nothing: the user's own (every
+    user's for an admin)."""
+    conditions = [Message.status == "triage"]
+    if user.role != "admin":
+        conditions.append(Message.owner_id == user.id)
+    total = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
+    items = list(
+        session.scalars(
+            select(Message)
+            .where(*conditions)
+            .order_by(Message.sort_at.desc(), Message.id.desc())
+            .offset((max(1, page) - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return MessagePage(total, items, max(1, page), per_page)
+
+
+def triage_count(session: Session, user: User) -> int:
+    conditions = [Message.status == "triage"]
+    if user.role != "admin":
+        conditions.append(Message.owner_id == user.id)
+    return session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
+
+
+def add_link(
+    session: Session, user: User, message: Message, record_type: str, record_id: int
+) -> MessageLink:
+    """Link by hand (``how`` manual). The user must see the record; a deal brings its partner,
+    a person theirs. A link the user removed before comes back."""
+    if record_type not in LINK_TYPES:
+        raise ValidationError({"record_type": f"must be one of {', '.join(LINK_TYPES)}"})
+    record: Any = load_visible(session, user, RECORD_MODELS[record_type], record_id)
+    link = _ensure_link(session, user, message, record_type, record_id)
+    partner_id = getattr(record, "partner_id", None)
+    if partner_id is not None:
+        _ensure_link(session, user, message, "partner", partner_id)
+    if message.status != "filed":
+        message.status = "filed"
+    session.flush()
+    write_outbox(session, "message", message.id, "update")
+    return link
+
+
+def _ensure_link(
+    session: Session, user: User, message: Message, record_type: str, record_id: int
+) -> MessageLink:
+    target = target_of(record_type, record_id)
+    for link in message.links:
+        if link.target == target:
+            if link.removed:
+                link.removed = False
+                link.removed_by_id = None
+                link.how = "manual"
+                link.created_by_id = user.id
+                link.created_at = utcnow()
+            return link
+    link = MessageLink(
+        target=target, how="manual", created_by_id=user.id, **{f"{record_type}_id": record_id}
+    )
+    message.links.append(link)
+    session.flush()
+    return link
+
+
+def remove_link(session: Session, user: User, message: Message, link_id: int) -> None:
+    """Unlink; the link stays as a tombstone so that no rule adds it again. A message left with
+    no link goes back to the triage queue of its owner (or of the user who unlinked it)."""
+    link = next((x for x in message.links if x.id == link_id and not x.removed), None)
+    if link is None:
+        raise NotFound(f"link {link_id} not found")
+    load_visible(session, user, RECORD_MODELS[link.record_type], link.record_id)
+    link.removed = True
+    link.removed_by_id = user.id
+    if not message.active_links:
+        message.status = "triage"
+        if message.owner_id is None:
+            message.owner_id = user.id
+    session.flush()
+    write_outbox(session, "message", message.id, "update")
+
+
+def file_from_triage(
+    session: Session,
+    user: User,
+    message: Message,
+    partner_id: int | None,
+    deal_id: int | None = None,
+) -> None:
+    if not partner_id and not deal_id:
+        raise ValidationError({"partner_id": "choose a partner or a deal"})
+    if deal_id:
+        add_link(session, user, message, "deal", deal_id)
+    if partner_id:
+        add_link(session, user, message, "partner", partner_id)
+
+
+def dismiss(session: Session, user: User, message: Message) -> None:
+    """Not CRM mail: hidden from the queue, kept (nothing is lost)."""
+    if message.status != "triage":
+        raise ValidationError({"status": "only a message waiting in triage can be dismissed"})
+    message.status = "dismissed"
+    session.flush()
+
+
+def counterpart(message: Message) -> str:
+    """Who the mail is with: the sender of incoming mail, the first recipient of outgoing."""
+    if message.direction == "out" and message.to_addrs:
+        name, addr = message.to_addrs[0]
+        return name or addr
+    return message.from_name or message.from_addr
+
+
+def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list[TimelineEntry]:
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.subject,
+            Message.sort_at,
+            Message.direction,
+            Message.from_name,
+            Message.from_addr,
+            Message.to_addrs,
+            Message.has_attachments,
+            Message.body_text,
+        )
+        .where(_linked_to("partner", partner_id), visible(user, Message))  # type: ignore[arg-type]
+        .order_by(Message.sort_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    entries = []
+    for r in rows:
+        if r.direction == "out" and r.to_addrs:
+            who = r.to_addrs[0][0] or r.to_addrs[0][1]
+        else:
+            who = r.from_name or r.from_addr
+        entries.append(
+            TimelineEntry(
+                at=r.sort_at,
+                kind="mail",
+                record_type="message",
+                record_id=r.id,
+                title=r.subject or "",
+                summary=" ".join(r.body_text[:300].split())[:200],
+                who=who,
+                extra={
+                    "direction": r.direction,
+                    **({"attachments": "1"} if r.has_attachments else {}),
+                },
+            )
+        )
+    return entries
+
+
+register_source("mail", _timeline)

@@ -1,0 +1,211 @@
+"""/api/v1/messages: file a raw message, list and read messages, their raw bytes, their links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from connector.intake import MAX_MESSAGE_BYTES, file_raw
+from crm.blobs import BlobNotFound, BlobStore
+from crm.errors import DossierError, NotFound, ValidationError
+from mail_archive import service
+from mail_archive.models import LINK_TYPES, STATUSES, Message
+from web import db
+from web.api.auth import api_user
+from web.api.common import ID, MAX_ID, int_arg, json_object, reject_unknown
+
+
+class UnsupportedMediaType(DossierError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class TooLarge(DossierError):
+    code = "too_large"
+    status = 413
+
+
+def blobs() -> BlobStore:
+    return BlobStore(db.database().settings.blob_dir)
+
+
+def optional_id(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return None
+    return int_arg(name, 0, 1, MAX_ID)
+
+
+def link_dict(link: Any) -> dict[str, Any]:
+    return {"id": link.id, **link.as_dict()}
+
+
+def message_summary(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "subject": m.subject,
+        "from": {"name": m.from_name, "address": m.from_addr},
+        "to": [{"name": n, "address": a} for n, a in m.to_addrs],
+        "cc": [{"name": n, "address": a} for n, a in m.cc_addrs],
+        "date": m.sent_at.isoformat() if m.sent_at else None,
+        "archived_at": m.archived_at.isoformat(),
+        "direction": m.direction,
+        "status": m.status,
+        "message_id": m.internet_id or None,
+        "thread": m.thread_key,
+        "size": m.size,
+        "has_attachments": m.has_attachments,
+        "auto": m.auto,
+    }
+
+
+def message_detail(m: Message) -> dict[str, Any]:
+    return {
+        **message_summary(m),
+        "in_reply_to": m.in_reply_to or None,
+        "references": m.references,
+        "text": m.body_text,
+        "defects": m.defects,
+        "links": [link_dict(link) for link in m.active_links],
+        "attachments": [
+            {
+                "position": a.position,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "inline": a.inline,
+                "content_id": a.content_id or None,
+                "origin": a.origin,
+                "url": url_for("api.message_attachment", message_id=m.id, position=a.position),
+            }
+            for a in m.attachments
+        ],
+        "sources": [{"kind": s.kind, "folder": s.folder or None} for s in m.sources],
+        "raw_url": url_for("api.message_raw", message_id=m.id),
+    }
+
+
+def create() -> ResponseReturnValue:
+    ctype = (request.mimetype or "").lower()
+    if ctype != "message/rfc822":
+        raise UnsupportedMediaType("send the raw message with Content-Type: message/rfc822")
+    if request.content_length and request.content_length > MAX_MESSAGE_BYTES:
+        raise TooLarge(f"a message may have at most {MAX_MESSAGE_BYTES // 2**20} MB")
+    reject_unknown(request.args, {"partner_id", "deal_id"})
+    partner_id, deal_id = optional_id("partner_id"), optional_id("deal_id")
+    raw = request.get_data(cache=False)
+    session, user = db.session(), api_user()
+    result = file_raw(
+        session, blobs(), user, raw, kind="api", partner_id=partner_id, deal_id=deal_id
+    )
+    db.commit()
+    assert result.message_id is not None  # explicit channel: always stored
+    message = service.load_message(session, user, result.message_id)
+    body = {
+        "id": message.id,
+        "status": message.status,
+        "duplicate": result.duplicate,
+        "links": [link_dict(link) for link in message.active_links],
+        "defects": message.defects,
+    }
+    location = url_for("api.message_get", message_id=message.id)
+    return jsonify(body), 200 if result.duplicate else 201, {"Location": location}
+
+
+def index() -> ResponseReturnValue:
+    reject_unknown(
+        request.args, {"partner_id", "deal_id", "person_id", "status", "page", "per_page"}
+    )
+    status = request.args.get("status", "filed")
+    if status not in STATUSES:
+        raise ValidationError({"status": "must be one of " + ", ".join(STATUSES)})
+    page = service.list_messages(
+        db.session(),
+        api_user(),
+        partner_id=optional_id("partner_id"),
+        deal_id=optional_id("deal_id"),
+        person_id=optional_id("person_id"),
+        status=status,
+        page=int_arg("page", 1, 1, 100_000),
+        per_page=int_arg("per_page", 50, 1, 500),
+    )
+    return {"total": page.total, "items": [message_summary(m) for m in page.items]}
+
+
+def get(message_id: int) -> ResponseReturnValue:
+    return message_detail(service.load_message(db.session(), api_user(), message_id))
+
+
+def raw(message_id: int) -> ResponseReturnValue:
+    message = service.load_message(db.session(), api_user(), message_id)
+    return _blob_response(message.sha256, "message/rfc822", f"message-{message.id}.eml")
+
+
+def attachment(message_id: int, position: int) -> ResponseReturnValue:
+    a = service.load_attachment(db.session(), api_user(), message_id, position)
+    return _blob_response(a.sha256, a.content_type, a.filename)
+
+
+def _blob_response(sha: str, content_type: str, filename: str) -> Response:
+    try:
+        handle = blobs().open(sha)
+    except BlobNotFound as exc:
+        current_app.logger.error("blob %s is missing", sha)
+        raise NotFound("the stored file is missing; restore the data directory") from exc
+    response = Response(handle, mimetype=content_type, direct_passthrough=True)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["Content-Length"] = str(blobs().size(sha))
+    return response
+
+
+def add_link(message_id: int) -> ResponseReturnValue:
+    data = json_object()
+    reject_unknown(data, {"record_type", "record_id"})
+    record_type, record_id = data.get("record_type"), data.get("record_id")
+    errors = {}
+    if record_type not in LINK_TYPES:
+        errors["record_type"] = "must be one of " + ", ".join(LINK_TYPES)
+    if (
+        not isinstance(record_id, int)
+        or isinstance(record_id, bool)
+        or not 1 <= record_id <= MAX_ID
+    ):
+        errors["record_id"] = "must be a record id (a positive whole number)"
+    if errors:
+        raise ValidationError(errors)
+    session, user = db.session(), api_user()
+    message = service.load_message(session, user, message_id)
+    link = service.add_link(session, user, message, str(record_type), int(str(record_id)))
+    db.commit()
+    return jsonify(link_dict(link)), 201
+
+
+def remove_link(message_id: int, link_id: int) -> ResponseReturnValue:
+    session, user = db.session(), api_user()
+    message = service.load_message(session, user, message_id)
+    service.remove_link(session, user, message, link_id)
+    db.commit()
+    return "", 204
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/messages", "message_list", index)
+    bp.add_url_rule("/messages", "message_create", create, methods=["POST"])
+    bp.add_url_rule(f"/messages/<{ID}:message_id>", "message_get", get)
+    bp.add_url_rule(f"/messages/<{ID}:message_id>/raw", "message_raw", raw)
+    bp.add_url_rule(
+        f"/messages/<{ID}:message_id>/attachments/<int(max=100000):position>",
+        "message_attachment",
+        attachment,
+    )
+    bp.add_url_rule(
+        f"/messages/<{ID}:message_id>/links", "message_link_add", add_link, methods=["POST"]
+    )
+    bp.add_url_rule(
+        f"/messages/<{ID}:message_id>/links/<{ID}:link_id>",
+        "message_link_remove",
+        remove_link,
+        methods=["DELETE"],
+    )

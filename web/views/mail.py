@@ -1,0 +1,484 @@
+"""Mail pages: all filed mail, a message with its thread and links, the triage queue, uploading
+.eml files, the user's mail accounts, and writing mail from the CRM."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from connector import accounts as account_service
+from connector.intake import file_raw
+from crm.blobs import BlobNotFound, BlobStore
+from crm.errors import Conflict, DossierError, NotFound, ValidationError
+from crm.models import Deal, Partner, Person, User
+from crm.services.deals import deals
+from crm.services.records import ListQuery
+from mail_archive import service
+from mail_archive.models import Message
+from web import db
+from web.security import login_required, require_user
+from web.views.deals import partner_choices
+
+bp = Blueprint("mail", __name__, url_prefix="/mail")
+MAX_INLINE_IMAGE = 2 * 1024 * 1024
+CID_SRC = re.compile(r'src="cid/([^"]+)"')
+BODY_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+
+
+def blobs() -> BlobStore:
+    return BlobStore(db.database().settings.blob_dir)
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+def deal_choices(user: User) -> list[tuple[int, str]]:
+    page = deals.list(db.session(), user, ListQuery({"status": "open"}, sort="title", per_page=500))
+    return [(d.id, f"{d.title} — {d.partner.name}") for d in page.items]
+
+
+@bp.app_context_processor
+def triage_badge() -> dict[str, Any]:
+    def count() -> int:
+        from web.security import current_user
+
+        user = current_user()
+        return service.triage_count(db.session(), user) if user else 0
+
+    return {"triage_count": count}
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    user = require_user()
+    page = service.list_messages(db.session(), user, page=page_number(), per_page=50)
+    return render_template("mail/list.html", page=page, counterpart=service.counterpart)
+
+
+@bp.get("/triage")
+@login_required
+def triage() -> ResponseReturnValue:
+    user = require_user()
+    page = service.triage_queue(db.session(), user, page=page_number())
+    return render_template(
+        "mail/triage.html",
+        page=page,
+        partners=partner_choices(user),
+        deals=deal_choices(user),
+        counterpart=service.counterpart,
+    )
+
+
+def _load(message_id: int) -> tuple[Message, User]:
+    user = require_user()
+    return service.load_message(db.session(), user, message_id), user
+
+
+@bp.post("/<int:message_id>/file")
+@login_required
+def file_message(message_id: int) -> ResponseReturnValue:
+    message, user = _load(message_id)
+    partner_id = request.form.get("partner_id", type=int)
+    deal_id = request.form.get("deal_id", type=int)
+    try:
+        service.file_from_triage(db.session(), user, message, partner_id, deal_id)
+    except ValidationError:
+        flash(_("Choose a partner or a deal to file the message to."), "error")
+        return redirect(url_for("mail.triage"))
+    db.commit()
+    flash(_("Filed: %(subject)s", subject=message.subject or _("(no subject)")), "success")
+    return redirect(request.form.get("next") or url_for("mail.triage"))
+
+
+@bp.post("/<int:message_id>/dismiss")
+@login_required
+def dismiss(message_id: int) -> ResponseReturnValue:
+    message, user = _load(message_id)
+    service.dismiss(db.session(), user, message)
+    db.commit()
+    flash(_("Set aside as not CRM mail; it stays archived."), "success")
+    return redirect(url_for("mail.triage"))
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@login_required
+def upload() -> ResponseReturnValue:
+    user = require_user()
+    errors: dict[str, str] = {}
+    results: list[tuple[str, str, int | None]] = []
+    partner_id = request.form.get("partner_id", type=int)
+    deal_id = request.form.get("deal_id", type=int)
+    if request.method == "POST":
+        files = [f for f in request.files.getlist("files") if f.filename]
+        if not files:
+            errors["files"] = _("Choose one or more .eml files.")
+        session = db.session()
+        for f in files:
+            raw = f.read()
+            try:
+                result = file_raw(
+                    session,
+                    blobs(),
+                    user,
+                    raw,
+                    kind="upload",
+                    partner_id=partner_id,
+                    deal_id=deal_id,
+                )
+            except NotFound:
+                errors["partner_id"] = _("No such partner or deal.")
+                session.rollback()
+                break
+            except ValidationError as exc:
+                results.append((f.filename or "", exc.message, None))
+                continue
+            results.append((f.filename or "", result.status, result.message_id))
+        if not errors:
+            db.commit()
+    return render_template(
+        "mail/upload.html",
+        errors=errors,
+        results=results,
+        partners=partner_choices(user),
+        deals=deal_choices(user),
+        partner_id=partner_id,
+        deal_id=deal_id,
+    ), 422 if errors else 200
+
+
+@bp.get("/<int:message_id>")
+@login_required
+def show(message_id: int) -> ResponseReturnValue:
+    message, user = _load(message_id)
+    session = db.session()
+    thread = service.thread_of(session, user, message)
+    can_send = any(a.smtp_host for a in account_service.accounts_of(session, user))
+    return render_template(
+        "mail/show.html",
+        message=message,
+        thread=thread if len(thread) > 1 else [],
+        partners=partner_choices(user),
+        deals=deal_choices(user),
+        counterpart=service.counterpart,
+        can_send=can_send,
+        link_name=lambda link: _link_name(link),
+    )
+
+
+def _link_name(link: Any) -> str:
+    record = link.partner or link.deal or link.person
+    if isinstance(record, Partner | Person):
+        return record.name
+    if isinstance(record, Deal):
+        return record.title
+    return link.target
+
+
+@bp.get("/<int:message_id>/body")
+@login_required
+def body(message_id: int) -> ResponseReturnValue:
+    """The message body for the sandboxed frame: sanitized HTML, inline images as data: URIs,
+    or the text part; scripts, forms, plugins and remote loads are off by CSP and sandbox."""
+    message, _user = _load(message_id)
+    if message.body_html:
+        images = {a.content_id: a for a in message.attachments if a.content_id}
+
+        def inline(match: re.Match[str]) -> str:
+            from urllib.parse import unquote
+
+            a = images.get(unquote(match.group(1)))
+            if a is None or not a.content_type.startswith("image/") or a.size > MAX_INLINE_IMAGE:
+                return 'src=""'
+            try:
+                data = base64.b64encode(blobs().get(a.sha256)).decode()
+            except BlobNotFound:
+                return 'src=""'
+            return f'src="data:{escape(a.content_type)};base64,{data}"'
+
+        content = Markup(CID_SRC.sub(inline, message.body_html))
+    else:
+        content = Markup("<pre>") + escape(message.body_text) + Markup("</pre>")
+    html = render_template("mail/body.html", content=content)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = BODY_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _download(sha: str, content_type: str, filename: str) -> Response:
+    try:
+        handle = blobs().open(sha)
+    except BlobNotFound:
+        current_app.logger.error("blob %s is missing", sha)
+        abort(404, description=_("The stored file is missing."))
+    response = Response(handle, mimetype=content_type, direct_passthrough=True)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/<int:message_id>/raw")
+@login_required
+def raw(message_id: int) -> ResponseReturnValue:
+    message, _user = _load(message_id)
+    return _download(message.sha256, "message/rfc822", f"message-{message.id}.eml")
+
+
+@bp.get("/<int:message_id>/attachments/<int:position>")
+@login_required
+def attachment(message_id: int, position: int) -> ResponseReturnValue:
+    a = service.load_attachment(db.session(), require_user(), message_id, position)
+    return _download(a.sha256, a.content_type, a.filename)
+
+
+@bp.post("/<int:message_id>/links")
+@login_required
+def add_link(message_id: int) -> ResponseReturnValue:
+    message, user = _load(message_id)
+    record_type = request.form.get("record_type", "")
+    record_id = request.form.get("record_id", type=int)
+    if record_type == "partner":
+        record_id = request.form.get("partner_id", type=int)
+    elif record_type == "deal":
+        record_id = request.form.get("deal_id", type=int)
+    if not record_id:
+        flash(_("Choose what to link the message to."), "error")
+        return redirect(url_for("mail.show", message_id=message_id))
+    try:
+        service.add_link(db.session(), user, message, record_type, record_id)
+    except (ValidationError, NotFound):
+        flash(_("That record does not exist or you cannot see it."), "error")
+        return redirect(url_for("mail.show", message_id=message_id))
+    db.commit()
+    flash(_("Link added."), "success")
+    return redirect(url_for("mail.show", message_id=message_id))
+
+
+@bp.post("/<int:message_id>/links/<int:link_id>/remove")
+@login_required
+def remove_link(message_id: int, link_id: int) -> ResponseReturnValue:
+    message, user = _load(message_id)
+    service.remove_link(db.session(), user, message, link_id)
+    db.commit()
+    flash(_("Link removed; no rule will add it again."), "success")
+    return redirect(url_for("mail.show", message_id=message_id))
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@login_required
+def accounts() -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    errors: dict[str, str] = {}
+    values = request.form.to_dict() if request.method == "POST" else {"security": "tls"}
+    if request.method == "POST":
+        try:
+            created = account_service.add_account(
+                session,
+                db.database().settings,
+                account_service.AccountInput(
+                    name=values.get("name", ""),
+                    host=values.get("host", ""),
+                    port=request.form.get("port", type=int),
+                    security=values.get("security", "tls"),
+                    username=values.get("username", ""),
+                    user_email=user.email,
+                    password=values.get("password", ""),
+                    folders=[f for f in values.get("folders", "").split(",") if f.strip()],
+                    filing_folder=values.get("filing_folder", "") or "CRM",
+                    smtp_host=values.get("smtp_host", ""),
+                    smtp_port=request.form.get("smtp_port", type=int),
+                    smtp_security=values.get("smtp_security", "starttls"),
+                ),
+            )
+        except ValidationError as exc:
+            errors = exc.errors
+            session.rollback()
+        except Conflict as exc:
+            errors = {"name": exc.message}
+            session.rollback()
+        else:
+            db.commit()
+            flash(_("Account %(name)s added.", name=created.name), "success")
+            return redirect(url_for("mail.account", account_id=created.id))
+    values.pop("password", None)
+    return render_template(
+        "mail/accounts.html",
+        accounts=account_service.accounts_of(session, user),
+        errors=errors,
+        values=values,
+    ), 422 if errors else 200
+
+
+@bp.get("/accounts/<int:account_id>")
+@login_required
+def account(account_id: int) -> ResponseReturnValue:
+    user = require_user()
+    found = account_service.load_account(db.session(), user, account_id)
+    return render_template("mail/account.html", account=found)
+
+
+@bp.post("/accounts/<int:account_id>/sync")
+@login_required
+def account_sync(account_id: int) -> ResponseReturnValue:
+    from connector.scheduler import request_sync
+
+    user = require_user()
+    found = account_service.load_account(db.session(), user, account_id)
+    if request_sync(current_app, found.id):
+        flash(_("Sync started; reload the page in a moment."), "success")
+    else:
+        from connector.imap import ImapSync
+
+        db.session().rollback()
+        report = ImapSync(db.database(), found.id).run()
+        if report.error:
+            flash(_("Sync failed: %(error)s", error=report.error), "error")
+        else:
+            fetched = sum(f.fetched for f in report.folders)
+            flash(_("Sync done: %(n)s messages read.", n=fetched), "success")
+    return redirect(url_for("mail.account", account_id=account_id))
+
+
+@bp.post("/accounts/<int:account_id>/password")
+@login_required
+def account_password(account_id: int) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    found = account_service.load_account(session, user, account_id)
+    try:
+        account_service.set_password(
+            session, db.database().settings, found, request.form.get("password", "")
+        )
+    except ValidationError:
+        flash(_("Enter the new password."), "error")
+        return redirect(url_for("mail.account", account_id=account_id))
+    db.commit()
+    flash(_("Password saved (encrypted)."), "success")
+    return redirect(url_for("mail.account", account_id=account_id))
+
+
+@bp.post("/accounts/<int:account_id>/delete")
+@login_required
+def account_delete(account_id: int) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+    found = account_service.load_account(session, user, account_id)
+    account_service.delete_account(session, user, found)
+    db.commit()
+    flash(_("Account removed; the mail it archived stays."), "success")
+    return redirect(url_for("mail.accounts"))
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+@bp.route("/compose", methods=["GET", "POST"])
+@login_required
+def compose() -> ResponseReturnValue:
+    from connector.sending import Draft, SendError, send_draft
+
+    user = require_user()
+    session = db.session()
+    senders = [a for a in account_service.accounts_of(session, user) if a.smtp_host]
+    reply_to = request.values.get("reply_to", type=int)
+    original = service.load_message(session, user, reply_to) if reply_to else None
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        draft = Draft(
+            account_id=request.form.get("account_id", type=int) or 0,
+            to=request.form.get("to", ""),
+            cc=request.form.get("cc", ""),
+            subject=request.form.get("subject", ""),
+            body=request.form.get("body", ""),
+            partner_id=request.form.get("partner_id", type=int),
+            deal_id=request.form.get("deal_id", type=int),
+            reply_to_id=original.id if original else None,
+            attachments=[
+                (f.filename or "attachment", f.mimetype or "application/octet-stream", f.read())
+                for f in request.files.getlist("files")
+                if f.filename
+            ],
+        )
+        try:
+            message_id = send_draft(db.database(), user.id, draft)
+        except ValidationError as exc:
+            errors = exc.errors
+        except SendError as exc:
+            errors = {"form": exc.message}
+        else:
+            flash(_("Sent and filed."), "success")
+            return redirect(url_for("mail.show", message_id=message_id))
+        values = request.form.to_dict()
+    else:
+        values = _compose_defaults(session, user, original)
+    return render_template(
+        "mail/compose.html",
+        senders=senders,
+        values=values,
+        errors=errors,
+        original=original,
+        partners=partner_choices(user),
+        deals=deal_choices(user),
+    ), 422 if errors else 200
+
+
+def _compose_defaults(session: Any, user: User, original: Message | None) -> dict[str, Any]:
+    from crm.permissions import load_visible
+
+    values: dict[str, Any] = {}
+    person_id = request.args.get("person_id", type=int)
+    if person_id:
+        try:
+            person = load_visible(session, user, Person, person_id)
+        except DossierError:
+            person = None
+        if person is not None:
+            values["to"] = ", ".join(person.emails[:1])
+            values["partner_id"] = person.partner_id
+    if request.args.get("deal_id", type=int):
+        values["deal_id"] = request.args.get("deal_id", type=int)
+    if original is not None:
+        values["to"] = (
+            original.from_addr
+            if original.direction == "in"
+            else ", ".join(a for _n, a in original.to_addrs)
+        )
+        subject = original.subject or ""
+        values["subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        quoted = "\n".join("> " + line for line in original.body_text.splitlines()[:200])
+        when = original.sent_at.strftime("%Y-%m-%d %H:%M") if original.sent_at else ""
+        values["body"] = f"\n\n{when} {original.from_name or original.from_addr}:\n{quoted}"
+        for link in original.active_links:
+            if link.partner_id and "partner_id" not in values:
+                values["partner_id"] = link.partner_id
+            if link.deal_id and "deal_id" not in values:
+                values["deal_id"] = link.deal_id
+    return values

@@ -151,8 +151,10 @@ def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
         else:
             client = smtplib.SMTP(account.smtp_host, port, timeout=60)
         with client:
+            client.ehlo()
             if account.smtp_security == "starttls":
                 client.starttls(context=context)
+                client.ehlo()
             if secret.oauth_token:
                 import base64
 

@@ -117,7 +117,12 @@ class Archive:
             raise ValueError(f"unknown source kind {source.kind}")
         sha = hashlib.sha256(raw).hexdigest()
         existing = self.session.scalars(select(Message).where(Message.sha256 == sha)).first()
-        if existing is not None and any(s.key == source.key for s in existing.sources):
+        chosen = source.partner_id is not None or source.deal_id is not None
+        if (
+            existing is not None
+            and not chosen
+            and any(s.key == source.key for s in existing.sources)
+        ):
             # The same copy read again (a re-read after a crash): nothing to do.
             return self._result("duplicate", existing)
         if parsed is None:
@@ -127,7 +132,7 @@ class Archive:
         outgoing = self._is_outgoing(parsed, source)
         links = self.filer(self.session, parsed, source, outgoing)
         if existing is not None:
-            self._add_source(existing, source)
+            self._add_source(existing, source, raw, sha)
             self._link(existing, links, source)
             return self._result("duplicate", existing)
         if not links and not source.explicit:
@@ -139,7 +144,7 @@ class Archive:
         except IntegrityError:
             # Another worker stored the same bytes a moment ago: it is a duplicate.
             existing = self.session.scalars(select(Message).where(Message.sha256 == sha)).one()
-            self._add_source(existing, source)
+            self._add_source(existing, source, raw, sha)
             self._link(existing, links, source)
             return self._result("duplicate", existing)
         write_outbox(self.session, "message", message.id, "create")
@@ -220,7 +225,7 @@ class Archive:
                     text=part.text,
                 )
             )
-        message.sources.append(self._source_row(source))
+        message.sources.append(self._source_row(source, sha))
         self.session.add(message)
         self.session.flush()
         return message
@@ -234,18 +239,21 @@ class Archive:
                 return parent_key
         return parsed.thread_key or f"sha256:{sha}"
 
-    def _source_row(self, source: Source) -> MessageSource:
+    def _source_row(self, source: Source, sha: str) -> MessageSource:
         return MessageSource(
             kind=source.kind,
+            sha256=sha,
             key=source.key[:700],
             account_id=source.account_id,
             folder=source.folder,
             user_id=source.user_id,
         )
 
-    def _add_source(self, message: Message, source: Source) -> None:
+    def _add_source(self, message: Message, source: Source, raw: bytes, sha: str) -> None:
         if all(s.key != source.key[:700] for s in message.sources):
-            message.sources.append(self._source_row(source))
+            if sha != message.sha256:
+                self.blobs.put(raw)  # this copy's own bytes, kept too
+            message.sources.append(self._source_row(source, sha))
         if message.status == "dismissed" and source.explicit:
             message.status = "triage"  # filed again on purpose: show it again
         self.session.flush()

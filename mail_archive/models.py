@@ -97,6 +97,8 @@ class MessageSource(Base):
     key: Mapped[str] = mapped_column(String(700))
     account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     folder: Mapped[str] = mapped_column(String(500), default="")
+    # This copy's own bytes (a copy from another mailbox differs in its Received headers).
+    sha256: Mapped[str] = mapped_column(String(64), default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[Message] = relationship(back_populates="sources")

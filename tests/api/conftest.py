@@ -88,3 +88,6 @@ def count(database: Database, model: type) -> int:
 
 def group_id(user: User) -> int:
     return user.group_ids[0]
+
+
+from tests.mail_archive.conftest import dossier  # noqa: E402, F401  (mail tests' partner)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from connector.intake import MAX_MESSAGE_BYTES, file_raw
-from crm.blobs import BlobNotFound, BlobStore
+from crm.blobs import BlobStore
 from crm.errors import DossierError, NotFound, ValidationError
 from mail_archive import service
 from mail_archive.models import LINK_TYPES, STATUSES, Message
@@ -149,15 +149,13 @@ def attachment(message_id: int, position: int) -> ResponseReturnValue:
 
 
 def _blob_response(sha: str, content_type: str, filename: str) -> Response:
-    try:
-        handle = blobs().open(sha)
-    except BlobNotFound as exc:
+    path = blobs().path(sha)
+    if not path.exists():
         current_app.logger.error("blob %s is missing", sha)
-        raise NotFound("the stored file is missing; restore the data directory") from exc
-    response = Response(handle, mimetype=content_type, direct_passthrough=True)
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    response.headers["Content-Length"] = str(blobs().size(sha))
-    return response
+        raise NotFound("the stored file is missing; restore the data directory")
+    return send_file(
+        path, mimetype=content_type, as_attachment=True, download_name=filename, etag=sha
+    )
 
 
 def add_link(message_id: int) -> ResponseReturnValue:

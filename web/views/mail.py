@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -230,13 +231,13 @@ def body(message_id: int) -> ResponseReturnValue:
 
 
 def _download(sha: str, content_type: str, filename: str) -> Response:
-    try:
-        handle = blobs().open(sha)
-    except BlobNotFound:
+    path = blobs().path(sha)
+    if not path.exists():
         current_app.logger.error("blob %s is missing", sha)
         abort(404, description=_("The stored file is missing."))
-    response = Response(handle, mimetype=content_type, direct_passthrough=True)
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response = send_file(
+        path, mimetype=content_type, as_attachment=True, download_name=filename, etag=sha
+    )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

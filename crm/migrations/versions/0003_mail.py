@@ -146,6 +146,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=700), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=True),
         sa.Column("folder", sa.String(length=500), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,1 @@
+"""Dossier's test suite: real servers, and real data read from ../shared/corpora."""

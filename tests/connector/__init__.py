@@ -1,0 +1,1 @@
+"""Tests of the connector: filing rules, IMAP sync, sending."""

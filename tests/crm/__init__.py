@@ -1,0 +1,1 @@
+"""Tests of the CRM core: models, permissions, services, import, backup."""

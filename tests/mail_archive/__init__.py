@@ -1,0 +1,1 @@
+"""Tests of the mail archive: parsing, ingest, sanitizing, TNEF, the corpus."""

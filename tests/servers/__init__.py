@@ -1,0 +1,1 @@
+"""Throwaway real servers for the tests: PostgreSQL, Dovecot, aiosmtpd."""

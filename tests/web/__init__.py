@@ -1,0 +1,1 @@
+"""Tests of the web UI, with the Flask test client and headless Chromium."""

@@ -6,7 +6,6 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +14,6 @@ from connector import secrets
 from connector.models import SECURITIES, MailAccount
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import User
-from crm.permissions import require_role
 from crm.settings import Settings
 
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
@@ -123,9 +121,8 @@ def find_account(session: Session, name: str) -> MailAccount:
     return account
 
 
-def delete_account(session: Session, user: User, account: MailAccount) -> None:
-    if user.role != "admin" and account.user_id != user.id:
-        require_role(user, "admin")
+def delete_account(session: Session, account: MailAccount) -> None:
+    """The account goes; the mail it archived stays. Callers load it with ``load_account``."""
     session.delete(account)
     session.flush()
 
@@ -178,25 +175,3 @@ def _run_token_command(command: str) -> str:
             f"the OAuth2 token command exited {done.returncode}: {done.stderr.strip()[:200]}"
         )
     return token
-
-
-def account_dict(account: MailAccount) -> dict[str, Any]:
-    """What may be shown: never the secret itself."""
-    return {
-        "id": account.id,
-        "name": account.name,
-        "user": account.user.email,
-        "host": account.host,
-        "port": account.port,
-        "security": account.security,
-        "username": account.username,
-        "secret": "oauth2"
-        if account.oauth_command
-        else "env:" + account.password_env
-        if account.password_env
-        else "encrypted",
-        "folders": account.folders,
-        "filing_folder": account.filing_folder,
-        "last_sync_at": account.last_sync_at.isoformat() if account.last_sync_at else None,
-        "last_error": account.last_error,
-    }

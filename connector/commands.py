@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from connector.accounts import AccountInput, add_account, find_account
+from connector.accounts import AccountInput, add_account, delete_account, find_account
 from connector.models import SECURITIES, MailAccount
 from crm.bootstrap import initialize
 from crm.cli import load_settings, password_from_env
@@ -125,7 +125,7 @@ def account_remove(name: str) -> None:
     db = initialize(load_settings())
     try:
         with db.session() as s:
-            s.delete(find_account(s, name))
+            delete_account(s, find_account(s, name))
         click.echo(f"Account {name} removed; the mail it archived stays.")
     finally:
         db.dispose()

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.models import Deal, Partner, PartnerDomain, Person, User
+from crm.models import Deal, Partner, PartnerDomain, Person
 from crm.services.maildomains import public_mail_domains
-from mail_archive.ingest import LinkSpec, Source
+from mail_archive.ingest import Identity, LinkSpec, Source
 from mail_archive.models import Message, MessageLink
 from mail_archive.parse import Address, ParsedMessage
 
@@ -39,10 +38,9 @@ class Directory:
     partner_emails: dict[str, list[int]] = field(default_factory=dict)
     domains: dict[str, list[int]] = field(default_factory=dict)
     public: frozenset[str] = frozenset()
-    own: frozenset[str] = frozenset()
 
     @classmethod
-    def load(cls, session: Session, extra_own: Iterable[str] = ()) -> Directory:
+    def load(cls, session: Session) -> Directory:
         persons: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         for pid, partner_id, emails in session.execute(
             select(Person.id, Person.partner_id, Person.emails)
@@ -58,31 +56,32 @@ class Directory:
             select(PartnerDomain.partner_id, PartnerDomain.domain)
         ):
             domains[domain.lower()].append(partner_id)
-        own = {e.lower() for e in session.scalars(select(User.email))}
-        own.update(e.lower() for e in extra_own)
         return cls(
             dict(persons),
             dict(partner_emails),
             dict(domains),
             public_mail_domains(session),
-            frozenset(own),
         )
 
 
 class RuleFiler:
     """The filer ``mail_archive.Archive`` asks; holds the directory of one pass."""
 
-    def __init__(self, directory: Directory | None = None, extra_own: Iterable[str] = ()) -> None:
+    def __init__(self, directory: Directory | None = None) -> None:
         self._directory = directory
-        self._extra_own = tuple(extra_own)
 
     def directory(self, session: Session) -> Directory:
         if self._directory is None:
-            self._directory = Directory.load(session, self._extra_own)
+            self._directory = Directory.load(session)
         return self._directory
 
     def __call__(
-        self, session: Session, parsed: ParsedMessage, source: Source, outgoing: bool
+        self,
+        session: Session,
+        parsed: ParsedMessage,
+        source: Source,
+        outgoing: bool,
+        ours: Identity,
     ) -> list[LinkSpec]:
         explicit = self._explicit(session, source)
         if explicit:
@@ -94,7 +93,7 @@ class RuleFiler:
             if found:
                 return found
         directory = self.directory(session)
-        counterparts = _counterparts(parsed, outgoing, directory.own)
+        counterparts = _counterparts(parsed, outgoing, ours)
         return _by_address(directory, counterparts) or _by_domain(directory, counterparts)
 
     def _explicit(self, session: Session, source: Source) -> list[LinkSpec]:
@@ -134,12 +133,12 @@ class RuleFiler:
         return _unique(links)
 
 
-def _counterparts(parsed: ParsedMessage, outgoing: bool, own: frozenset[str]) -> list[Address]:
+def _counterparts(parsed: ParsedMessage, outgoing: bool, ours: Identity) -> list[Address]:
     if outgoing:
         candidates = [*parsed.to, *parsed.cc]
     else:
         candidates = [*([parsed.from_] if parsed.from_ else []), *parsed.reply_to, *parsed.cc]
-    return [a for a in dict.fromkeys(candidates) if a.addr not in own]
+    return [a for a in dict.fromkeys(candidates) if not ours.owns(a)]
 
 
 def _by_address(directory: Directory, counterparts: list[Address]) -> list[LinkSpec]:

@@ -169,6 +169,7 @@ class ImapSync:
         self.batch_size = batch_size
         self.blobs = BlobStore(db.settings.blob_dir)
         self.on_batch = on_batch
+        self._partners_by_name: dict[str, int] | None = None
 
     def run(self) -> AccountReport:
         with self.db.session() as s:
@@ -181,7 +182,7 @@ class ImapSync:
             with connect(self.db, account) as client:
                 if b"CONDSTORE" in client.capabilities():
                     client.enable("CONDSTORE")
-                filer = RuleFiler(extra_own=[account.username])
+                filer = RuleFiler()
                 for folder in watched_folders(client, account):
                     report.folders.append(self._folder(client, account, folder, filer))
         except (AccountError, *NETWORK_ERRORS) as exc:
@@ -215,7 +216,7 @@ class ImapSync:
             batch = uids[start : start + self.batch_size]
             fetched = client.fetch(batch, ["BODY.PEEK[]"])
             with self.db.session() as s:
-                archive = Archive(s, self.blobs, filer)
+                archive = Archive(s, self.blobs, filer, extra_own=[account.username])
                 for uid in batch:
                     raw = fetched.get(uid, {}).get(b"BODY[]")
                     if raw is None:
@@ -264,17 +265,19 @@ class ImapSync:
         punctuation (mail servers often refuse dots in folder names: "Stavby s r o")."""
         if not folder.partner_name:
             return None
-        wanted = _loose(folder.partner_name)
-        with self.db.session() as s:
-            user = s.get(User, account.user_id)
-            if user is None:
-                return None
-            rows = s.execute(
-                select(Partner.id, Partner.name_key)
-                .where(visible(user, Partner))
-                .order_by(Partner.id)
-            )
-            return next((pid for pid, key in rows if _loose(key) == wanted), None)
+        if self._partners_by_name is None:  # read once per pass, for every sub-folder
+            self._partners_by_name = {}
+            with self.db.session() as s:
+                user = s.get(User, account.user_id)
+                if user is not None:
+                    rows = s.execute(
+                        select(Partner.id, Partner.name_key)
+                        .where(visible(user, Partner))
+                        .order_by(Partner.id.desc())
+                    )
+                    # the oldest partner wins a clash: it is written last
+                    self._partners_by_name = {_loose(key): pid for pid, key in rows}
+        return self._partners_by_name.get(_loose(folder.partner_name))
 
 
 def _loose(name: str) -> str:

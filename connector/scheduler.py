@@ -23,6 +23,7 @@ class MailScheduler:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.wanted: set[int] = set()
+        self._lock = threading.Lock()  # "Sync now" adds from request threads
         self.thread = threading.Thread(target=self._loop, name="mail-sync", daemon=True)
 
     def start(self) -> None:
@@ -34,16 +35,19 @@ class MailScheduler:
         self.thread.join(timeout=30)
 
     def request(self, account_id: int) -> None:
-        self.wanted.add(account_id)
+        with self._lock:
+            self.wanted.add(account_id)
         self.wake.set()
 
     def _loop(self) -> None:
         from connector.imap import ImapSync, sync_accounts
 
         while not self.stopping.is_set():
+            self.wake.clear()  # a request made during the pass below wakes the next at once
             try:
-                if self.wanted:
-                    ids, self.wanted = set(self.wanted), set()
+                with self._lock:
+                    ids, self.wanted = self.wanted, set()
+                if ids:
                     for account_id in sorted(ids):
                         ImapSync(self.db, account_id).run()
                 else:
@@ -53,7 +57,6 @@ class MailScheduler:
             except Exception:
                 log.exception("mail sync pass failed")
             self.wake.wait(self.seconds)
-            self.wake.clear()
 
 
 def start_scheduler(app: Any, db: Database) -> MailScheduler | None:

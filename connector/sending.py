@@ -8,13 +8,12 @@ folder so the user's mail program shows it; the next sync finds the same bytes a
 from __future__ import annotations
 
 import email.utils
+import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-
-from sqlalchemy import select
 
 from connector.accounts import AccountError, credentials
 from connector.filing import RuleFiler
@@ -27,6 +26,7 @@ from crm.permissions import load_visible
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
 
+log = logging.getLogger("dossier.sending")
 MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
 
 
@@ -118,7 +118,7 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
     _smtp_send(db, account, msg)
     with db.session() as s:
         archive = Archive(
-            s, BlobStore(db.settings.blob_dir), RuleFiler(extra_own=[account.username])
+            s, BlobStore(db.settings.blob_dir), RuleFiler(), extra_own=[account.username]
         )
         result = archive.ingest(
             raw,
@@ -178,16 +178,5 @@ def _append_to_sent(db: Database, account: MailAccount, raw: bytes) -> None:
                 if SENT_FLAG in flags:
                     client.append(name, raw, flags=[b"\\Seen"])
                     return
-    except (AccountError, *NETWORK_ERRORS):
-        return
-
-
-def sender_accounts(db: Database, user_id: int) -> list[MailAccount]:
-    with db.session() as s:
-        return list(
-            s.scalars(
-                select(MailAccount).where(
-                    MailAccount.user_id == user_id, MailAccount.smtp_host != ""
-                )
-            )
-        )
+    except (AccountError, *NETWORK_ERRORS) as exc:
+        log.warning("sent mail not copied to the Sent folder of %s: %s", account.name, exc)

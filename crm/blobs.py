@@ -6,7 +6,7 @@ leaves either the whole blob or none of it; writing the same bytes twice is a no
 written before the database rows that name them are committed, so a committed row never points
 at a missing blob (an orphan blob after a crash is harmless and is simply reused).
 
-The interface (put/get/open/exists/path) is what an S3-compatible store would implement later.
+The interface (put/get/path) is what an S3-compatible store would implement later.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -26,19 +25,14 @@ class BlobNotFound(KeyError):
 
 
 class BlobStore:
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        # durable=False skips fsync (bulk imports that fsync once at the end via sync()).
-        self.durable = durable
         self._dirs: set[Path] = set()
 
     def path(self, sha256: str) -> Path:
         if not SHA256_RE.match(sha256):
             raise BlobNotFound(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def exists(self, sha256: str) -> bool:
-        return self.path(sha256).exists()
 
     def put(self, data: bytes) -> str:
         """Store ``data``; return its SHA-256 (hex)."""
@@ -54,15 +48,13 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                if self.durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        if self.durable:
-            _fsync_dir(folder)
+        _fsync_dir(folder)
         return sha
 
     def get(self, sha256: str) -> bytes:
@@ -70,15 +62,6 @@ class BlobStore:
             return self.path(sha256).read_bytes()
         except FileNotFoundError as exc:
             raise BlobNotFound(sha256) from exc
-
-    def open(self, sha256: str) -> BinaryIO:
-        try:
-            return self.path(sha256).open("rb")
-        except FileNotFoundError as exc:
-            raise BlobNotFound(sha256) from exc
-
-    def size(self, sha256: str) -> int:
-        return self.path(sha256).stat().st_size
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from crm.blobs import BlobStore
 from crm.models import User, utcnow
+from crm.services.maildomains import public_mail_domains
 from crm.services.records import write_outbox
 from mail_archive.html import sanitize_html
 from mail_archive.models import Attachment, Message, MessageLink, MessageSource, target_of
-from mail_archive.parse import ParsedMessage, parse
+from mail_archive.parse import Address, ParsedMessage, parse
 
 SOURCE_KINDS = ("imap", "exchange", "graph", "file", "api", "upload", "addin", "dropbox", "sent")
 # A message dated further ahead than this is taken to have a wrong clock.
@@ -59,9 +60,32 @@ class LinkSpec:
     how: str
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who "we" are: every user's address, the account's own login, and their domains (public
+    mail domains excepted). Mail from us is outgoing; we are never a counterpart."""
+
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+    @classmethod
+    def load(cls, session: Session, extra: Iterable[str] = ()) -> Identity:
+        addresses = frozenset([*(e.lower() for e in session.scalars(select(User.email))), *extra])
+        domains = frozenset(a.rpartition("@")[2] for a in addresses if "@" in a)
+        return cls(addresses, domains - public_mail_domains(session))
+
+    def owns(self, address: Address) -> bool:
+        return address.addr in self.addresses or address.domain in self.domains
+
+
 class Filer(Protocol):
     def __call__(
-        self, session: Session, parsed: ParsedMessage, source: Source, outgoing: bool
+        self,
+        session: Session,
+        parsed: ParsedMessage,
+        source: Source,
+        outgoing: bool,
+        ours: Identity,
     ) -> list[LinkSpec]: ...
 
 
@@ -81,18 +105,6 @@ class IngestResult:
         return self.message_id is not None
 
 
-def no_filing(
-    session: Session, parsed: ParsedMessage, source: Source, outgoing: bool
-) -> list[LinkSpec]:
-    """A filer that knows only the explicit choice (tests of the store itself)."""
-    links = []
-    if source.deal_id:
-        links.append(LinkSpec("deal", source.deal_id, source.how))
-    if source.partner_id:
-        links.append(LinkSpec("partner", source.partner_id, source.how))
-    return links
-
-
 class Archive:
     """The message store bound to a session; one per unit of work (sync batch, request)."""
 
@@ -100,14 +112,22 @@ class Archive:
         self,
         session: Session,
         blobs: BlobStore,
-        filer: Filer = no_filing,
-        own_addresses: Callable[[], tuple[frozenset[str], frozenset[str]]] | None = None,
+        filer: Filer,
+        *,
+        extra_own: Iterable[str] = (),
     ) -> None:
+        """``extra_own``: addresses that are ours besides the users' (a mailbox's login)."""
         self.session = session
         self.blobs = blobs
         self.filer = filer
-        self._own = own_addresses or (lambda: own_identity(session))
-        self._own_cache: tuple[frozenset[str], frozenset[str]] | None = None
+        self._extra_own = tuple(a.lower() for a in extra_own)
+        self._identity: Identity | None = None
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = Identity.load(self.session, self._extra_own)
+        return self._identity
 
     def ingest(
         self, raw: bytes, source: Source, parsed: ParsedMessage | None = None
@@ -129,8 +149,10 @@ class Archive:
             parsed = parse(raw)
         if existing is None and parsed.internet_id:
             existing = self._same_message(parsed)
-        outgoing = self._is_outgoing(parsed, source)
-        links = self.filer(self.session, parsed, source, outgoing)
+        outgoing = source.outgoing or (
+            parsed.from_ is not None and self.identity.owns(parsed.from_)
+        )
+        links = self.filer(self.session, parsed, source, outgoing, self.identity)
         if existing is not None:
             self._add_source(existing, source, raw, sha)
             self._link(existing, links, source)
@@ -163,16 +185,6 @@ class Archive:
             if candidate.from_addr == sender and candidate.sent_at == parsed.sent_at:
                 return candidate
         return None
-
-    def _is_outgoing(self, parsed: ParsedMessage, source: Source) -> bool:
-        if source.outgoing:
-            return True
-        if parsed.from_ is None:
-            return False
-        if self._own_cache is None:
-            self._own_cache = self._own()
-        addresses, domains = self._own_cache
-        return parsed.from_.addr in addresses or parsed.from_.domain in domains
 
     def _store(
         self, raw: bytes, sha: str, parsed: ParsedMessage, source: Source, outgoing: bool
@@ -284,14 +296,3 @@ class Archive:
             [LinkSpec(link.record_type, link.record_id, link.how) for link in message.active_links],
             list(message.defects),
         )
-
-
-def own_identity(session: Session) -> tuple[frozenset[str], frozenset[str]]:
-    """Our own addresses (every user's) and domains (theirs, public mail domains excepted):
-    mail from them is outgoing."""
-    from crm.services.maildomains import public_mail_domains
-
-    addresses = frozenset(e.lower() for e in session.scalars(select(User.email)))
-    public = public_mail_domains(session)
-    domains = frozenset(a.rpartition("@")[2] for a in addresses) - public
-    return addresses, domains

@@ -7,9 +7,9 @@ is indistinguishable from one that does not exist. Views and the API call these 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import NotFound, ValidationError
@@ -34,7 +34,7 @@ class MessagePage:
         return max(1, -(-self.total // self.per_page))
 
 
-def _linked_to(record_type: str, record_id: int) -> object:
+def _linked_to(record_type: str, record_id: int) -> ColumnElement[bool]:
     column = getattr(MessageLink, f"{record_type}_id")
     return Message.id.in_(
         select(MessageLink.message_id).where(column == record_id, MessageLink.removed.is_(False))
@@ -60,7 +60,7 @@ def list_messages(
         ("person", person_id),
     ):
         if record_id is not None:
-            conditions.append(_linked_to(record_type, record_id))  # type: ignore[arg-type]
+            conditions.append(_linked_to(record_type, record_id))
     if status:
         conditions.append(Message.status == status)
     page = max(1, page)
@@ -230,7 +230,16 @@ def dismiss(session: Session, user: User, message: Message) -> None:
     session.flush()
 
 
-def counterpart(message: Message) -> str:
+class Addressed(Protocol):
+    """A message or a row of its columns: what ``counterpart`` reads."""
+
+    direction: str
+    to_addrs: list[list[str]]
+    from_name: str
+    from_addr: str
+
+
+def counterpart(message: Addressed) -> str:
     """Who the mail is with: the sender of incoming mail, the first recipient of outgoing."""
     if message.direction == "out" and message.to_addrs:
         name, addr = message.to_addrs[0]
@@ -251,16 +260,12 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
             Message.has_attachments,
             Message.body_text,
         )
-        .where(_linked_to("partner", partner_id), visible(user, Message))  # type: ignore[arg-type]
+        .where(_linked_to("partner", partner_id), visible(user, Message))
         .order_by(Message.sort_at.desc(), Message.id.desc())
         .limit(limit)
     )
     entries = []
     for r in rows:
-        if r.direction == "out" and r.to_addrs:
-            who = r.to_addrs[0][0] or r.to_addrs[0][1]
-        else:
-            who = r.from_name or r.from_addr
         entries.append(
             TimelineEntry(
                 at=r.sort_at,
@@ -269,7 +274,7 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
                 record_id=r.id,
                 title=r.subject or "",
                 summary=" ".join(r.body_text[:300].split())[:200],
-                who=who,
+                who=counterpart(r),
                 extra={
                     "direction": r.direction,
                     **({"attachments": "1"} if r.has_attachments else {}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -28,7 +29,7 @@ def make_mail(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
     date: dt.datetime | None = None,
-    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     headers: dict[str, str] | None = None,
 ) -> bytes:
     to = to or [("Jana Nováková", "jana@firma.cz")]
@@ -45,12 +46,11 @@ def make_mail(
         mixed.attach(root)
         for name, ctype, data in attachments:
             maintype, _, subtype = ctype.partition("/")
-            part = (
-                MIMEApplication(data, subtype)
-                if maintype == "application"
-                else MIMEText(data.decode(), subtype)
-            )
-            part.replace_header("Content-Type", ctype) if maintype == "application" else None
+            if maintype == "application":
+                part: MIMEApplication | MIMEText = MIMEApplication(data, subtype)
+                part.replace_header("Content-Type", ctype)
+            else:
+                part = MIMEText(data.decode(), subtype)
             # RFC 2231: the name in UTF-8, as Thunderbird and Outlook write non-ASCII names
             part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
             mixed.attach(part)

@@ -79,5 +79,8 @@ def test_compose_sends_files_and_copies_to_sent(
             f"deal:{dossier.deal_id}",
             f"partner:{dossier.partner_id}",
         }
+        sent_id = m.internet_id
     sent_copies = dovecot.messages(imap_user.name, imap_user.password, "Sent")
     assert any(b"posl" in raw or b"Nab" in raw for raw in sent_copies.values())
+    # the copy in Sent is the very message archived: the next sync dedupes it
+    assert any(f"<{sent_id}>".encode() in raw for raw in sent_copies.values())

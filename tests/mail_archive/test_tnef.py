@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from mail_archive.tnef import unpack_tnef
+from tests.conftest import corpora_dir
 
-REPO = Path(__file__).resolve().parents[2]
-CORPORA = (REPO / os.environ.get("DOSSIER_CORPORA", "../shared/corpora")).resolve()
-TNEF_DIR = CORPORA / "tnef"
+TNEF_DIR = corpora_dir() / "tnef"
 
 pytestmark = pytest.mark.skipif(not TNEF_DIR.is_dir(), reason=f"no corpus at {TNEF_DIR}")
 

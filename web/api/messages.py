@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from connector.intake import MAX_MESSAGE_BYTES, file_raw
-from crm.blobs import BlobStore
-from crm.errors import DossierError, NotFound, ValidationError
+from crm.errors import DossierError, ValidationError
 from mail_archive import service
 from mail_archive.models import LINK_TYPES, STATUSES, Message
 from web import db
 from web.api.auth import api_user
 from web.api.common import ID, MAX_ID, int_arg, json_object, reject_unknown
+from web.files import blob_store, send_blob
 
 
 class UnsupportedMediaType(DossierError):
@@ -25,10 +25,6 @@ class UnsupportedMediaType(DossierError):
 class TooLarge(DossierError):
     code = "too_large"
     status = 413
-
-
-def blobs() -> BlobStore:
-    return BlobStore(db.database().settings.blob_dir)
 
 
 def optional_id(name: str) -> int | None:
@@ -98,7 +94,7 @@ def create() -> ResponseReturnValue:
     raw = request.get_data(cache=False)
     session, user = db.session(), api_user()
     result = file_raw(
-        session, blobs(), user, raw, kind="api", partner_id=partner_id, deal_id=deal_id
+        session, blob_store(), user, raw, kind="api", partner_id=partner_id, deal_id=deal_id
     )
     db.commit()
     assert result.message_id is not None  # explicit channel: always stored
@@ -140,22 +136,12 @@ def get(message_id: int) -> ResponseReturnValue:
 
 def raw(message_id: int) -> ResponseReturnValue:
     message = service.load_message(db.session(), api_user(), message_id)
-    return _blob_response(message.sha256, "message/rfc822", f"message-{message.id}.eml")
+    return send_blob(message.sha256, "message/rfc822", f"message-{message.id}.eml")
 
 
 def attachment(message_id: int, position: int) -> ResponseReturnValue:
     a = service.load_attachment(db.session(), api_user(), message_id, position)
-    return _blob_response(a.sha256, a.content_type, a.filename)
-
-
-def _blob_response(sha: str, content_type: str, filename: str) -> Response:
-    path = blobs().path(sha)
-    if not path.exists():
-        current_app.logger.error("blob %s is missing", sha)
-        raise NotFound("the stored file is missing; restore the data directory")
-    return send_file(
-        path, mimetype=content_type, as_attachment=True, download_name=filename, etag=sha
-    )
+    return send_blob(a.sha256, a.content_type, a.filename)
 
 
 def add_link(message_id: int) -> ResponseReturnValue:

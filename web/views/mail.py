@@ -10,22 +10,21 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
 
 from connector import accounts as account_service
 from connector.intake import file_raw
-from crm.blobs import BlobNotFound, BlobStore
+from crm.blobs import BlobNotFound
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
 from crm.services.deals import deals
@@ -33,6 +32,7 @@ from crm.services.records import ListQuery
 from mail_archive import service
 from mail_archive.models import Message
 from web import db
+from web.files import blob_store, send_blob
 from web.security import login_required, require_user
 from web.views.deals import partner_choices
 
@@ -44,10 +44,6 @@ BODY_CSP = (
     "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; "
     "sandbox allow-popups allow-popups-to-escape-sandbox"
 )
-
-
-def blobs() -> BlobStore:
-    return BlobStore(db.database().settings.blob_dir)
 
 
 def page_number() -> int:
@@ -63,10 +59,15 @@ def deal_choices(user: User) -> list[tuple[int, str]]:
 @bp.app_context_processor
 def triage_badge() -> dict[str, Any]:
     def count() -> int:
+        """Asked by the menu and the mail tabs: counted once per request."""
+        from flask import g
+
         from web.security import current_user
 
-        user = current_user()
-        return service.triage_count(db.session(), user) if user else 0
+        if "triage_count" not in g:
+            user = current_user()
+            g.triage_count = service.triage_count(db.session(), user) if user else 0
+        return int(g.triage_count)
 
     return {"triage_count": count}
 
@@ -142,7 +143,7 @@ def upload() -> ResponseReturnValue:
             try:
                 result = file_raw(
                     session,
-                    blobs(),
+                    blob_store(),
                     user,
                     raw,
                     kind="upload",
@@ -185,7 +186,7 @@ def show(message_id: int) -> ResponseReturnValue:
         deals=deal_choices(user),
         counterpart=service.counterpart,
         can_send=can_send,
-        link_name=lambda link: _link_name(link),
+        link_name=_link_name,
     )
 
 
@@ -214,7 +215,7 @@ def body(message_id: int) -> ResponseReturnValue:
             if a is None or not a.content_type.startswith("image/") or a.size > MAX_INLINE_IMAGE:
                 return 'src=""'
             try:
-                data = base64.b64encode(blobs().get(a.sha256)).decode()
+                data = base64.b64encode(blob_store().get(a.sha256)).decode()
             except BlobNotFound:
                 return 'src=""'
             return f'src="data:{escape(a.content_type)};base64,{data}"'
@@ -230,30 +231,18 @@ def body(message_id: int) -> ResponseReturnValue:
     return response
 
 
-def _download(sha: str, content_type: str, filename: str) -> Response:
-    path = blobs().path(sha)
-    if not path.exists():
-        current_app.logger.error("blob %s is missing", sha)
-        abort(404, description=_("The stored file is missing."))
-    response = send_file(
-        path, mimetype=content_type, as_attachment=True, download_name=filename, etag=sha
-    )
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
 @bp.get("/<int:message_id>/raw")
 @login_required
 def raw(message_id: int) -> ResponseReturnValue:
     message, _user = _load(message_id)
-    return _download(message.sha256, "message/rfc822", f"message-{message.id}.eml")
+    return send_blob(message.sha256, "message/rfc822", f"message-{message.id}.eml")
 
 
 @bp.get("/<int:message_id>/attachments/<int:position>")
 @login_required
 def attachment(message_id: int, position: int) -> ResponseReturnValue:
     a = service.load_attachment(db.session(), require_user(), message_id, position)
-    return _download(a.sha256, a.content_type, a.filename)
+    return send_blob(a.sha256, a.content_type, a.filename)
 
 
 @bp.post("/<int:message_id>/links")
@@ -358,7 +347,7 @@ def account_sync(account_id: int) -> ResponseReturnValue:
     else:
         from connector.imap import ImapSync
 
-        db.session().rollback()
+        db.session().rollback()  # end this request's read transaction: the sync writes
         report = ImapSync(db.database(), found.id).run()
         if report.error:
             flash(_("Sync failed: %(error)s", error=report.error), "error")
@@ -392,7 +381,7 @@ def account_delete(account_id: int) -> ResponseReturnValue:
     user = require_user()
     session = db.session()
     found = account_service.load_account(session, user, account_id)
-    account_service.delete_account(session, user, found)
+    account_service.delete_account(session, found)
     db.commit()
     flash(_("Account removed; the mail it archived stays."), "success")
     return redirect(url_for("mail.accounts"))
@@ -451,7 +440,7 @@ def compose() -> ResponseReturnValue:
     ), 422 if errors else 200
 
 
-def _compose_defaults(session: Any, user: User, original: Message | None) -> dict[str, Any]:
+def _compose_defaults(session: Session, user: User, original: Message | None) -> dict[str, Any]:
     from crm.permissions import load_visible
 
     values: dict[str, Any] = {}

@@ -166,15 +166,26 @@ def sync(name: str | None) -> None:
 @click.option("--partner", "partner_id", type=int, help="File everything to this partner.")
 @click.option("--deal", "deal_id", type=int, help="File everything to this deal.")
 @click.option("--user", "user_email", required=True, help="Who files it (their triage queue).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes parsing a large import (default: one per core, at most 4).",
+)
 def file_(
-    paths: tuple[Path, ...], partner_id: int | None, deal_id: int | None, user_email: str
+    paths: tuple[Path, ...],
+    partner_id: int | None,
+    deal_id: int | None,
+    user_email: str,
+    workers: int | None,
 ) -> None:
     """File .eml files, maildirs or mbox files; unmatched mail waits in the triage queue."""
     from connector.intake import file_paths
 
     db = initialize(load_settings())
     try:
-        report = file_paths(db, user_email, list(paths), partner_id=partner_id, deal_id=deal_id)
+        report = file_paths(
+            db, user_email, list(paths), partner_id=partner_id, deal_id=deal_id, workers=workers
+        )
     finally:
         db.dispose()
     for problem in report.problems:

@@ -4,12 +4,16 @@ In this order, the first rule that finds something decides:
   1. the explicit choice of the channel (a partner or deal picked on upload, the API's query,
      a ``CRM/<partner name>`` folder);
   2. the subject tag ``[D-<deal id>]``;
-  3. the thread: a reply to a filed message inherits its links;
-  4. a counterpart's address equals a person's (or a partner's) email;
+  3. the thread: a reply inherits the links of the nearest archived message it refers to (a
+     link a user removed there stays removed);
+  4. a counterpart's address equals a person's (or a partner's) email (counterparts: the
+     recipients of mail we sent; the sender, Reply-To, To and Cc of mail we received; never
+     one of our own addresses);
   5. a counterpart's domain equals a partner's mail domain; public mail domains (the editable
      codebook ``public_mail_domain``) never match.
 Auto-replies, bounces and delivery reports get no links from rules 2-5.
-A deal link always brings its partner's link, a person link its partner's.
+A deal link made by rules 1-2 brings its partner's link, a person link by rule 4 its partner's;
+the thread copies the parent's links as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from crm.models import Deal, Partner, PartnerDomain, Person
@@ -28,6 +32,14 @@ from mail_archive.models import Message, MessageLink
 from mail_archive.parse import Address, ParsedMessage
 
 DEAL_TAG = re.compile(r"\[D-(\d{1,9})\]", re.IGNORECASE)
+# Built once: these run for every message of a bulk ingest.
+_PARTNER_OF_DEAL = select(Deal.partner_id).where(Deal.id == bindparam("deal_id"))
+# Every archived message of the thread with its links (removed ones too: they decide as well).
+_THREAD_LINKS = (
+    select(Message.internet_id, MessageLink.target, MessageLink.removed)
+    .outerjoin(MessageLink, MessageLink.message_id == Message.id)
+    .where(Message.internet_id.in_(bindparam("references", expanding=True)))
+)
 
 
 @dataclass
@@ -99,7 +111,7 @@ class RuleFiler:
     def _explicit(self, session: Session, source: Source) -> list[LinkSpec]:
         links: list[LinkSpec] = []
         if source.deal_id:
-            partner_id = session.scalar(select(Deal.partner_id).where(Deal.id == source.deal_id))
+            partner_id = session.scalar(_PARTNER_OF_DEAL, {"deal_id": source.deal_id})
             if partner_id is not None:
                 links.append(LinkSpec("deal", source.deal_id, source.how))
                 links.append(LinkSpec("partner", partner_id, source.how))
@@ -112,32 +124,42 @@ class RuleFiler:
     def _tag(self, session: Session, parsed: ParsedMessage) -> list[LinkSpec]:
         links: list[LinkSpec] = []
         for deal_id in dict.fromkeys(int(m) for m in DEAL_TAG.findall(parsed.subject)):
-            partner_id = session.scalar(select(Deal.partner_id).where(Deal.id == deal_id))
+            partner_id = session.scalar(_PARTNER_OF_DEAL, {"deal_id": deal_id})
             if partner_id is not None:
                 links.append(LinkSpec("deal", deal_id, "tag"))
                 links.append(LinkSpec("partner", partner_id, "tag"))
         return _unique(links)
 
     def _thread(self, session: Session, parsed: ParsedMessage) -> list[LinkSpec]:
+        """The links of the nearest archived message the reply refers to (its parent, else the
+        one before it, ...): a link a user removed there is not brought back by an older one."""
         if not parsed.references:
             return []
-        rows = session.execute(
-            select(MessageLink.target)
-            .join(Message, Message.id == MessageLink.message_id)
-            .where(Message.internet_id.in_(parsed.references), MessageLink.removed.is_(False))
-        )
+        by_message: dict[str, list[str]] = {}
+        rows = session.connection().execute(_THREAD_LINKS, {"references": parsed.references})
+        for internet_id, target, removed in rows:
+            targets = by_message.setdefault(internet_id, [])
+            if target is not None and not removed:
+                targets.append(target)
+        # parse() puts In-Reply-To last: the references run from the thread's root to the parent
+        nearest = next((r for r in reversed(parsed.references) if r in by_message), None)
+        if nearest is None:
+            return []
         links = []
-        for (target,) in rows:
+        for target in by_message[nearest]:
             kind, _, rid = target.partition(":")
             links.append(LinkSpec(kind, int(rid), "thread"))
         return _unique(links)
 
 
 def _counterparts(parsed: ParsedMessage, outgoing: bool, ours: Identity) -> list[Address]:
+    """Who the mail is with: its recipients when we sent it; else its sender first, then
+    everyone else it went to (a partner's person in To or Cc of mail a stranger sent us)."""
     if outgoing:
         candidates = [*parsed.to, *parsed.cc]
     else:
-        candidates = [*([parsed.from_] if parsed.from_ else []), *parsed.reply_to, *parsed.cc]
+        sender = [parsed.from_] if parsed.from_ else []
+        candidates = [*sender, *parsed.reply_to, *parsed.to, *parsed.cc]
     return [a for a in dict.fromkeys(candidates) if not ours.owns(a)]
 
 

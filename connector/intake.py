@@ -5,9 +5,14 @@ matches nothing waits in the triage queue of the user who filed it."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import mailbox
-from collections import Counter
+import multiprocessing
+import os
+import re
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +25,12 @@ from crm.errors import ValidationError
 from crm.models import Deal, Partner, User
 from crm.permissions import load_visible
 from mail_archive.ingest import Archive, IngestResult, Source
+from mail_archive.parse import ParsedMessage, parse
 
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # a larger "message" is refused, not truncated
+# A header line: a name of printable characters without spaces or colons, then a colon
+# ("Schůzka v 10:00" is a note, not a header).
+HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
 
 def check_raw(raw: bytes) -> None:
@@ -30,9 +39,11 @@ def check_raw(raw: bytes) -> None:
         raise ValidationError({"message": "is empty"})
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ValidationError({"message": f"is larger than {MAX_MESSAGE_BYTES // 2**20} MB"})
-    head = raw.lstrip()[:4096]
-    first = head.split(b"\n", 1)[0]
-    if b":" not in first or first.startswith((b"%PDF", b"PK\x03\x04", b"<")):
+    lines = raw.lstrip()[:4096].split(b"\n", 2)
+    first = lines[0]
+    if first.startswith(b"From ") and len(lines) > 1:  # an mbox "From " line before the headers
+        first = lines[1]
+    if not HEADER_LINE.match(first):
         raise ValidationError(
             {"message": "is not an e-mail message (RFC 822: it must begin with header lines)"}
         )
@@ -115,8 +126,12 @@ def file_paths(
     partner_id: int | None = None,
     deal_id: int | None = None,
     batch: int = 200,
+    workers: int | None = None,
 ) -> FileReport:
-    """``dossier file``: every message at the paths, committed in batches."""
+    """``dossier file``: every message at the paths, committed in batches of ``batch``.
+
+    A large import parses in ``workers`` processes (default: one per core, at most four) while
+    this one stores what they parsed, in order."""
     from crm.services.users import find_user
 
     report = FileReport()
@@ -128,41 +143,81 @@ def file_paths(
         check_choice(s, user, partner_id, deal_id)
         user_id = user.id
     filer = RuleFiler()
-    pending: list[tuple[str, bytes]] = []
+    pending: list[tuple[str, bytes, ParsedMessage]] = []
 
     def flush() -> None:
         with db.session() as s:
-            actor = s.get(User, user_id)
-            assert actor is not None
-            for label, raw in pending:
-                try:
-                    result = file_raw(
-                        s,
-                        blobs,
-                        actor,
-                        raw,
-                        kind="file",
-                        partner_id=partner_id,
-                        deal_id=deal_id,
-                        filer=filer,
-                    )
-                except ValidationError as exc:
-                    report.counts["refused"] += 1
-                    report.problems.append(f"{label}: {exc.message}")
-                    continue
+            archive = Archive(s, blobs, filer)
+            for _label, raw, parsed in pending:
+                source = Source(
+                    kind="file",
+                    key=f"file:{user_id}:{hashlib.sha256(raw).hexdigest()}",
+                    user_id=user_id,
+                    explicit=True,
+                    partner_id=partner_id,
+                    deal_id=deal_id,
+                )
+                result = archive.ingest(raw, source, parsed=parsed)
                 report.counts[result.status] += 1
                 if result.message_id is not None:
                     report.message_ids.append(result.message_id)
         pending.clear()
 
-    for path in paths:
-        if not path.exists():
-            report.problems.append(f"{path}: no such file or folder")
-            continue
-        for label, raw in iter_messages(path):
-            pending.append((label, raw))
-            if len(pending) >= batch:
-                flush()
+    def acceptable() -> Iterator[tuple[str, bytes]]:
+        for path in paths:
+            if not path.exists():
+                report.problems.append(f"{path}: no such file or folder")
+                continue
+            for label, raw in iter_messages(path):
+                try:
+                    check_raw(raw)
+                except ValidationError as exc:
+                    report.counts["refused"] += 1
+                    report.problems.append(f"{label}: {exc.message}")
+                    continue
+                yield label, raw
+
+    for item in parse_ahead(acceptable(), workers):
+        pending.append(item)
+        if len(pending) >= batch:
+            flush()
     if pending:
         flush()
     return report
+
+
+PARSE_CHUNK = 32  # messages per task sent to a parsing process
+AHEAD = 8  # chunks in flight per parsing process
+
+
+def parse_ahead(
+    messages: Iterator[tuple[str, bytes]], workers: int | None = None
+) -> Iterator[tuple[str, bytes, ParsedMessage]]:
+    """(label, raw, parsed) in the order given. Fewer than a few chunks, or one worker: parsed
+    here; more: parsed in a pool of processes, a bounded number of chunks ahead (a 10 GB mbox
+    is never all in memory)."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    head = list(itertools.islice(messages, 2 * PARSE_CHUNK))
+    if workers <= 1 or len(head) < 2 * PARSE_CHUNK:
+        for label, raw in itertools.chain(head, messages):
+            yield label, raw, parse(raw)
+        return
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        ahead: deque[tuple[list[tuple[str, bytes]], Future[list[ParsedMessage]]]] = deque()
+        rest = itertools.chain(head, messages)
+        while True:
+            chunk = list(itertools.islice(rest, PARSE_CHUNK))
+            if chunk:
+                ahead.append((chunk, pool.submit(parse_all, [raw for _, raw in chunk])))
+            if ahead and (len(ahead) > AHEAD * workers or not chunk):
+                done, parsed = ahead.popleft()
+                for (label, raw), message in zip(done, parsed.result(), strict=True):
+                    yield label, raw, message
+            elif not chunk:
+                return
+
+
+def parse_all(raws: list[bytes]) -> list[ParsedMessage]:
+    return [parse(raw) for raw in raws]

@@ -6,15 +6,23 @@ leaves either the whole blob or none of it; writing the same bytes twice is a no
 written before the database rows that name them are committed, so a committed row never points
 at a missing blob (an orphan blob after a crash is harmless and is simply reused).
 
+Bulk writers (a sync batch, ``dossier file``) use a ``BlobBatch``: its blobs are written at once
+and made durable together by ``sync()`` just before the transaction naming them commits, with one
+``syncfs`` of the blob file system on Linux instead of two fsyncs per blob.
+
 The interface (put/get/path) is what an S3-compatible store would implement later.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import re
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -35,11 +43,23 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes) -> str:
-        """Store ``data``; return its SHA-256 (hex)."""
+        """Store ``data``, durable when this returns; return its SHA-256 (hex)."""
+        sha, written = self._write(data)
+        if written is not None:
+            _fsync(written)
+            _fsync(written.parent)
+        return sha
+
+    def batch(self) -> BlobBatch:
+        return BlobBatch(self)
+
+    def _write(self, data: bytes) -> tuple[str, Path | None]:
+        """Write ``data`` unless present (atomically: a temporary file renamed into place);
+        return its SHA-256 and the path written, if it was."""
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
         if target.exists():
-            return sha
+            return sha, None
         folder = target.parent
         if folder not in self._dirs:
             folder.mkdir(parents=True, exist_ok=True)
@@ -48,14 +68,11 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(folder)
-        return sha
+        return sha, target
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -64,9 +81,60 @@ class BlobStore:
             raise BlobNotFound(sha256) from exc
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+class BlobBatch:
+    """Blobs written for one transaction. ``put`` does not wait for the disk; ``sync`` makes
+    every blob written so far durable and must run before the rows naming them commit
+    (mail_archive ties it to the session's commit)."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._pending: list[Path] = []
+        self._lock = threading.Lock()
+
+    def put(self, data: bytes) -> str:
+        sha, written = self.store._write(data)
+        if written is not None:
+            with self._lock:
+                self._pending.append(written)
+        return sha
+
+    def sync(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if _syncfs(self.store.root):
+            return
+        for path in pending:
+            _fsync(path)
+        for folder in dict.fromkeys(p.parent for p in pending):
+            _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_libc: ctypes.CDLL | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        _libc.syncfs  # noqa: B018  (present since glibc 2.14)
+    except (OSError, AttributeError):
+        _libc = None
+
+
+def _syncfs(root: Path) -> bool:
+    """Flush the whole file system holding ``root`` (data, renames, folders) to disk in one
+    call; False where there is no syncfs, and the caller fsyncs file by file."""
+    if _libc is None:
+        return False
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        return bool(_libc.syncfs(fd) == 0)
     finally:
         os.close(fd)

@@ -5,8 +5,13 @@ sender and date: one record however many mailboxes it came from, every source ke
 (mail_archive.parse); ask the filer (connector.filing) which records it belongs to; decide:
 linked -> filed; no link from an explicit channel -> triage; no link from an automatic source ->
 not archived at all (private mail stays private). Blobs (the raw bytes, each attachment) are
-written before the rows that name them, in the caller's transaction; the caller commits, and only
-then advances its checkpoint.
+written before the rows that name them and made durable just before the caller's transaction
+commits (one flush for the whole batch); the caller commits, and only then advances its
+checkpoint.
+
+Rows are written with Core statements, a handful per message, because bulk ingest spends its
+time here; a message that another worker stores at the same moment is caught by
+``INSERT ... ON CONFLICT DO NOTHING`` on its hash and taken as a duplicate.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, bindparam, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm.blobs import BlobStore
 from crm.models import User, utcnow
@@ -31,6 +37,47 @@ from mail_archive.models import Attachment, Message, MessageLink, MessageSource,
 from mail_archive.parse import Address, ParsedMessage, parse
 
 SOURCE_KINDS = ("imap", "exchange", "graph", "file", "api", "upload", "addin", "dropbox", "sent")
+# The tables, for the Core statements bulk ingest is made of.
+_MESSAGES = cast(Table, Message.__table__)
+_ATTACHMENTS = cast(Table, Attachment.__table__)
+_SOURCES = cast(Table, MessageSource.__table__)
+_LINKS = cast(Table, MessageLink.__table__)
+# Statements built once (building and cache-keying one per message costs more than running it).
+_BY_SHA = select(Message.id).where(Message.sha256 == bindparam("sha"))
+_SOURCE_KEY = select(MessageSource.id).where(
+    MessageSource.message_id == bindparam("message_id"), MessageSource.key == bindparam("key")
+)
+_BY_INTERNET_ID = select(Message.id, Message.from_addr, Message.sent_at).where(
+    Message.internet_id == bindparam("internet_id")
+)
+_THREAD_OF = (
+    select(Message.thread_key).where(Message.internet_id == bindparam("internet_id")).limit(1)
+)
+_STATE = select(Message.sha256, Message.status, Message.defects).where(
+    Message.id == bindparam("message_id")
+)
+_LINKS_OF = (
+    select(MessageLink.target, MessageLink.how, MessageLink.removed)
+    .where(MessageLink.message_id == bindparam("message_id"))
+    .order_by(MessageLink.id)
+)
+_SET_STATUS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(status=bindparam("new_status"))
+)
+_INSERT_MESSAGE = {
+    # a message whose bytes another worker stored a moment ago inserts nothing
+    "postgresql": postgresql.insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["sha256"])
+    .returning(_MESSAGES.c.id),
+    "sqlite": sqlite.insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["sha256"])
+    .returning(_MESSAGES.c.id),
+}
+_INSERT_ATTACHMENTS = insert(_ATTACHMENTS)
+_INSERT_SOURCE = insert(_SOURCES)
+_INSERT_LINKS = insert(_LINKS)
 # A message dated further ahead than this is taken to have a wrong clock.
 FUTURE_SLACK = dt.timedelta(days=2)
 
@@ -118,16 +165,25 @@ class Archive:
     ) -> None:
         """``extra_own``: addresses that are ours besides the users' (a mailbox's login)."""
         self.session = session
-        self.blobs = blobs
+        self.blobs = blobs.batch()
         self.filer = filer
         self._extra_own = tuple(a.lower() for a in extra_own)
         self._identity: Identity | None = None
+        # Every blob this archive wrote is on disk before the rows naming them commit.
+        event.listen(session, "before_commit", self._sync_blobs)
+
+    def _sync_blobs(self, _session: Session) -> None:
+        self.blobs.sync()
 
     @property
     def identity(self) -> Identity:
         if self._identity is None:
             self._identity = Identity.load(self.session, self._extra_own)
         return self._identity
+
+    @property
+    def _db(self) -> Connection:
+        return self.session.connection()
 
     def ingest(
         self, raw: bytes, source: Source, parsed: ParsedMessage | None = None
@@ -136,15 +192,11 @@ class Archive:
         if source.kind not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {source.kind}")
         sha = hashlib.sha256(raw).hexdigest()
-        existing = self.session.scalars(select(Message).where(Message.sha256 == sha)).first()
+        existing = self._id_by_sha(sha)
         chosen = source.partner_id is not None or source.deal_id is not None
-        if (
-            existing is not None
-            and not chosen
-            and any(s.key == source.key for s in existing.sources)
-        ):
+        if existing is not None and not chosen and self._has_source(existing, source.key):
             # The same copy read again (a re-read after a crash): nothing to do.
-            return self._result("duplicate", existing)
+            return self._merge(existing, source, raw, sha, [], reread=True)
         if parsed is None:
             parsed = parse(raw)
         if existing is None and parsed.internet_id:
@@ -154,41 +206,49 @@ class Archive:
         )
         links = self.filer(self.session, parsed, source, outgoing, self.identity)
         if existing is not None:
-            self._add_source(existing, source, raw, sha)
-            self._link(existing, links, source)
-            return self._result("duplicate", existing)
+            return self._merge(existing, source, raw, sha, links)
         if not links and not source.explicit:
             return IngestResult("skipped", defects=parsed.defects)
-        try:
-            with self.session.begin_nested():
-                message = self._store(raw, sha, parsed, source, outgoing)
-                self._link(message, links, source)
-        except IntegrityError:
+        message_id = self._store(raw, sha, parsed, source, outgoing, filed=bool(links))
+        if message_id is None:
             # Another worker stored the same bytes a moment ago: it is a duplicate.
-            existing = self.session.scalars(select(Message).where(Message.sha256 == sha)).one()
-            self._add_source(existing, source, raw, sha)
-            self._link(existing, links, source)
-            return self._result("duplicate", existing)
-        write_outbox(self.session, "message", message.id, "create")
-        return self._result("archived" if message.status == "filed" else "triaged", message)
+            existing = self._id_by_sha(sha)
+            assert existing is not None
+            return self._merge(existing, source, raw, sha, links)
+        added = self._link(message_id, links, source, known=set())
+        write_outbox(self.session, "message", message_id, "create")
+        return IngestResult("archived" if added else "triaged", message_id, added, parsed.defects)
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _same_message(self, parsed: ParsedMessage) -> Message | None:
+    def _id_by_sha(self, sha: str) -> int | None:
+        return self._db.execute(_BY_SHA, {"sha": sha}).scalar()
+
+    def _has_source(self, message_id: int, key: str) -> bool:
+        found = self._db.execute(_SOURCE_KEY, {"message_id": message_id, "key": key[:700]})
+        return found.first() is not None
+
+    def _same_message(self, parsed: ParsedMessage) -> int | None:
         """The same Message-ID from the same sender at the same time: another copy of one
         message (a Sent copy and the received one differ in their Received headers)."""
-        candidates = self.session.scalars(
-            select(Message).where(Message.internet_id == parsed.internet_id)
-        )
+        rows = self._db.execute(_BY_INTERNET_ID, {"internet_id": parsed.internet_id})
         sender = parsed.from_.addr if parsed.from_ else ""
-        for candidate in candidates:
-            if candidate.from_addr == sender and candidate.sent_at == parsed.sent_at:
-                return candidate
+        for message_id, from_addr, sent_at in rows:
+            if from_addr == sender and sent_at == parsed.sent_at:
+                return int(message_id)
         return None
 
     def _store(
-        self, raw: bytes, sha: str, parsed: ParsedMessage, source: Source, outgoing: bool
-    ) -> Message:
+        self,
+        raw: bytes,
+        sha: str,
+        parsed: ParsedMessage,
+        source: Source,
+        outgoing: bool,
+        filed: bool,
+    ) -> int | None:
+        """Insert the message, its attachments and its source; None when a message with these
+        bytes appeared meanwhile."""
         self.blobs.put(raw)
         now = utcnow()
         sent_at = parsed.sent_at
@@ -197,102 +257,147 @@ class Archive:
         sanitized = sanitize_html(
             parsed.body_html, lambda cid: "cid/" + quote(cid, safe="") if cid in cids else None
         )
-        thread_key = self._thread_key(parsed, sha)
-        message = Message(
-            sha256=sha,
-            internet_id=parsed.internet_id,
-            size=len(raw),
-            subject=parsed.subject,
-            from_name=parsed.from_.name if parsed.from_ else "",
-            from_addr=parsed.from_.addr if parsed.from_ else "",
-            to_addrs=[a.as_pair() for a in parsed.to],
-            cc_addrs=[a.as_pair() for a in parsed.cc],
-            sent_at=sent_at,
-            archived_at=now,
-            sort_at=sort_at,
-            direction="out" if outgoing else "in",
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            thread_key=thread_key,
-            body_text=parsed.body_text,
-            body_html=sanitized.html,
-            remote_blocked=sanitized.blocked_remote,
-            defects=parsed.defects,
-            auto=parsed.auto,
-            has_attachments=any(not a.inline for a in parsed.attachments),
-            status="triage",
-            owner_id=source.user_id,
-        )
-        for position, part in enumerate(parsed.attachments):
-            message.attachments.append(
-                Attachment(
-                    position=position,
-                    filename=part.filename,
-                    content_type=part.content_type,
-                    size=len(part.data),
-                    sha256=self.blobs.put(part.data),
-                    inline=part.inline,
-                    content_id=part.content_id,
-                    origin=part.origin,
-                    text=part.text,
-                )
+        values = {
+            "sha256": sha,
+            "internet_id": parsed.internet_id,
+            "size": len(raw),
+            "subject": parsed.subject,
+            "from_name": parsed.from_.name if parsed.from_ else "",
+            "from_addr": parsed.from_.addr if parsed.from_ else "",
+            "to_addrs": [a.as_pair() for a in parsed.to],
+            "cc_addrs": [a.as_pair() for a in parsed.cc],
+            "sent_at": sent_at,
+            "archived_at": now,
+            "sort_at": sort_at,
+            "direction": "out" if outgoing else "in",
+            "in_reply_to": parsed.in_reply_to,
+            "references": parsed.references,
+            "thread_key": self._thread_key(parsed, sha),
+            "body_text": parsed.body_text,
+            "body_html": sanitized.html,
+            "remote_blocked": sanitized.blocked_remote,
+            "defects": parsed.defects,
+            "auto": parsed.auto,
+            "has_attachments": any(not a.inline for a in parsed.attachments),
+            "status": "filed" if filed else "triage",
+            "owner_id": source.user_id,
+        }
+        message_id = self._db.execute(_INSERT_MESSAGE[self._db.dialect.name], values).scalar()
+        if message_id is None:
+            return None
+        if parsed.attachments:
+            self._db.execute(
+                _INSERT_ATTACHMENTS,
+                [
+                    {
+                        "message_id": message_id,
+                        "position": position,
+                        "filename": part.filename,
+                        "content_type": part.content_type,
+                        "size": len(part.data),
+                        "sha256": self.blobs.put(part.data),
+                        "inline": part.inline,
+                        "content_id": part.content_id,
+                        "origin": part.origin,
+                        "text": part.text,
+                    }
+                    for position, part in enumerate(parsed.attachments)
+                ],
             )
-        message.sources.append(self._source_row(source, sha))
-        self.session.add(message)
-        self.session.flush()
-        return message
+        self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
+        return int(message_id)
 
     def _thread_key(self, parsed: ParsedMessage, sha: str) -> str:
         if parsed.in_reply_to:
-            parent_key = self.session.scalar(
-                select(Message.thread_key).where(Message.internet_id == parsed.in_reply_to)
-            )
+            parent_key = self._db.execute(_THREAD_OF, {"internet_id": parsed.in_reply_to}).scalar()
             if parent_key:
-                return parent_key
+                return str(parent_key)
         return parsed.thread_key or f"sha256:{sha}"
 
-    def _source_row(self, source: Source, sha: str) -> MessageSource:
-        return MessageSource(
-            kind=source.kind,
-            sha256=sha,
-            key=source.key[:700],
-            account_id=source.account_id,
-            folder=source.folder,
-            user_id=source.user_id,
-        )
+    def _source_row(self, message_id: int, source: Source, sha: str) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "kind": source.kind,
+            "sha256": sha,
+            "key": source.key[:700],
+            "account_id": source.account_id,
+            "folder": source.folder,
+            "user_id": source.user_id,
+            "created_at": utcnow(),
+        }
 
-    def _add_source(self, message: Message, source: Source, raw: bytes, sha: str) -> None:
-        if all(s.key != source.key[:700] for s in message.sources):
-            if sha != message.sha256:
+    def _merge(
+        self,
+        message_id: int,
+        source: Source,
+        raw: bytes,
+        sha: str,
+        links: list[LinkSpec],
+        *,
+        reread: bool = False,
+    ) -> IngestResult:
+        """Another copy of a stored message: keep its source (and its own bytes), add the links
+        that are new; it shows again in triage when someone files a dismissed message on
+        purpose."""
+        stored_sha, status, defects = self._db.execute(_STATE, {"message_id": message_id}).one()
+        if not self._has_source(message_id, source.key):
+            if sha != stored_sha:
                 self.blobs.put(raw)  # this copy's own bytes, kept too
-            message.sources.append(self._source_row(source, sha))
-        if message.status == "dismissed" and source.explicit:
-            message.status = "triage"  # filed again on purpose: show it again
-        self.session.flush()
+            self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
+        known: dict[str, tuple[str, bool]] = {
+            target: (how, removed)
+            for target, how, removed in self._db.execute(_LINKS_OF, {"message_id": message_id})
+        }
+        added = self._link(message_id, links, source, known=set(known))
+        active = [
+            LinkSpec(*_split_target(target), how)
+            for target, (how, removed) in known.items()
+            if not removed
+        ] + added
+        new_status = status
+        if status == "dismissed" and source.explicit and not reread:
+            new_status = "triage"  # filed again on purpose: show it again
+        if new_status == "triage" and active:
+            new_status = "filed"
+        if new_status != status:
+            self._db.execute(_SET_STATUS, {"message_id": message_id, "new_status": new_status})
+        if new_status != status or added:
+            loaded = self.session.identity_map.get(identity_key(Message, message_id))
+            if loaded is not None:
+                self.session.expire(loaded)  # a page holding it sees the new links
+        return IngestResult("duplicate", message_id, active, list(defects or []))
 
-    def _link(self, message: Message, links: list[LinkSpec], source: Source) -> None:
-        """Add links that are new and that no user removed; a message with a link is filed."""
-        known = {link.target: link for link in message.links}
+    def _link(
+        self, message_id: int, links: list[LinkSpec], source: Source, *, known: set[str]
+    ) -> list[LinkSpec]:
+        """Insert the links that are new and that no user removed (a removed link stays as a
+        tombstone in ``known``); return those inserted."""
+        rows = []
+        added = []
         for spec in links:
             target = target_of(spec.record_type, spec.record_id)
             if target in known:
                 continue
-            link = MessageLink(
-                target=target,
-                how=spec.how,
-                created_by_id=source.user_id if spec.how in ("explicit", "folder") else None,
-                **{f"{spec.record_type}_id": spec.record_id},
+            known.add(target)
+            rows.append(
+                {
+                    "message_id": message_id,
+                    "target": target,
+                    "how": spec.how,
+                    "created_by_id": source.user_id if spec.how in ("explicit", "folder") else None,
+                    "partner_id": spec.record_id if spec.record_type == "partner" else None,
+                    "person_id": spec.record_id if spec.record_type == "person" else None,
+                    "deal_id": spec.record_id if spec.record_type == "deal" else None,
+                    "created_at": utcnow(),
+                    "removed": False,
+                }
             )
-            message.links.append(link)
-            known[target] = link
-        if message.status == "triage" and message.active_links:
-            message.status = "filed"
-        self.session.flush()
+            added.append(spec)
+        if rows:
+            self._db.execute(_INSERT_LINKS, rows)
+        return added
 
-    def _result(self, status: str, message: Message) -> IngestResult:
-        return IngestResult(
-            status,
-            message.id,
-            [LinkSpec(link.record_type, link.record_id, link.how) for link in message.active_links],
-            list(message.defects),
-        )
+
+def _split_target(target: str) -> tuple[str, int]:
+    kind, _, rid = target.partition(":")
+    return kind, int(rid)

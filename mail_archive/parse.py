@@ -14,14 +14,17 @@ import codecs
 import datetime as dt
 import email.header
 import email.utils
+import functools
 import mimetypes
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import MessageError
+from email.headerregistry import BaseHeader
 from email.message import Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 
 from mail_archive.html import html_to_text
 from mail_archive.tnef import unpack_tnef
@@ -45,7 +48,35 @@ _MSGID_RE = re.compile(r"<([^<>\s]+)>")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _TAG_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-_parser = BytesParser(policy=policy.default)
+
+
+class _ArchivePolicy(EmailPolicy):
+    """``policy.default`` whose header objects are built once per distinct header value.
+
+    The parser and every reader ask for the same Content-Type, From or To again and again (per
+    part, per message, and across a mailbox where the same senders and recipients recur); the
+    header classes are immutable, so one parsed object serves every ask. Long values (a To of a
+    thousand recipients) are parsed each time rather than kept. A header whose parsing raises
+    is not cached and raises again, as with policy.default."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):
+            return value
+        if len(value) > CACHED_HEADER_CHARS:
+            return super().header_fetch_parse(name, value)  # type: ignore[no-any-return]
+        return _parsed_header(self, name, value)
+
+
+CACHED_HEADER_CHARS = 1000
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_header(fetch_policy: EmailPolicy, name: str, value: str) -> BaseHeader:
+    return EmailPolicy.header_fetch_parse(fetch_policy, name, value)  # type: ignore[no-any-return]
+
+
+_policy = _ArchivePolicy()
+_parser = BytesParser(policy=_policy)
 
 
 @dataclass(frozen=True)
@@ -154,12 +185,17 @@ def _from_message(msg: Message, depth: int) -> ParsedMessage:
 
 
 def _header(msg: Message, name: str, defects: list[str]) -> str:
+    raw = _raw_header(msg, name)
+    if _SURROGATES.search(raw):
+        # 8-bit bytes without RFC 2047 (old Outlook in windows-1250): the header classes would
+        # turn each into U+FFFD; decode them ourselves.
+        return _decode_raw(raw)
     try:
         value = msg.get(name)
         return "" if value is None else clean_text(str(value))
     except HEADER_ERRORS:
         defects.append(f"unreadable {name} header")
-    return _decode_raw(_raw_header(msg, name))
+    return _decode_raw(raw)
 
 
 def _raw_header(msg: Message, name: str) -> str:

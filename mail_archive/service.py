@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import NotFound, ValidationError
@@ -17,7 +17,14 @@ from crm.models import Deal, Partner, Person, User, utcnow
 from crm.permissions import load_visible, visible
 from crm.services.records import write_outbox
 from crm.timeline import TimelineEntry, register_source
-from mail_archive.models import LINK_TYPES, Attachment, Message, MessageLink, target_of
+from mail_archive.models import (
+    DIRECTIONS,
+    LINK_TYPES,
+    Attachment,
+    Message,
+    MessageLink,
+    target_of,
+)
 
 RECORD_MODELS: dict[str, type] = {"partner": Partner, "person": Person, "deal": Deal}
 
@@ -41,6 +48,13 @@ def _linked_to(record_type: str, record_id: int) -> ColumnElement[bool]:
     )
 
 
+SORT_KEYS: dict[str, Any] = {
+    "date": Message.sort_at,
+    "subject": Message.subject,
+    "from": func.lower(func.coalesce(func.nullif(Message.from_name, ""), Message.from_addr)),
+}
+
+
 def list_messages(
     session: Session,
     user: User,
@@ -49,11 +63,36 @@ def list_messages(
     deal_id: int | None = None,
     person_id: int | None = None,
     status: str | None = "filed",
+    text: str = "",
+    direction: str = "",
+    sort: str = "",
     page: int = 1,
     per_page: int = 50,
 ) -> MessagePage:
-    """Newest first; filtered by what the user may see and the records asked for."""
+    """Newest first unless ``sort`` (date, subject or from; ``-`` before it: descending) says
+    otherwise; filtered by what the user may see, the records asked for, ``direction`` (in,
+    out) and ``text`` in the subject, sender or an address. ValidationError for a sort key or
+    direction that does not exist."""
+    errors: dict[str, str] = {}
+    key = sort.removeprefix("-")
+    if sort and key not in SORT_KEYS:
+        errors["sort"] = "cannot sort by " + sort
+    if direction and direction not in DIRECTIONS:
+        errors["direction"] = "must be in or out"
+    if errors:
+        raise ValidationError(errors)
     conditions = [visible(user, Message)]
+    if direction:
+        conditions.append(Message.direction == direction)
+    text = " ".join(text.split())[:200]
+    if text:
+        conditions.append(
+            or_(
+                Message.subject.icontains(text, autoescape=True),
+                Message.from_name.icontains(text, autoescape=True),
+                Message.from_addr.icontains(text, autoescape=True),
+            )
+        )
     for record_type, record_id in (
         ("partner", partner_id),
         ("deal", deal_id),
@@ -70,13 +109,30 @@ def list_messages(
         session.scalars(
             select(Message)
             .where(*conditions)
-            .options(selectinload(Message.attachments))
-            .order_by(Message.sort_at.desc(), Message.id.desc())
+            .options(
+                selectinload(Message.attachments),
+                selectinload(Message.links).selectinload(MessageLink.partner),
+            )
+            .order_by(*_order(sort))
             .offset((page - 1) * per_page)
             .limit(per_page)
         )
     )
     return MessagePage(total, items, page, per_page)
+
+
+def _order(sort: str) -> list[Any]:
+    if not sort:
+        return [Message.sort_at.desc(), Message.id.desc()]
+    column = SORT_KEYS[sort.removeprefix("-")]
+    if sort.startswith("-"):
+        return [column.desc(), Message.id.desc()]
+    return [column.asc(), Message.id.asc()]
+
+
+def filed_to(message: Message) -> list[Partner]:
+    """The partners a message is filed to (what a list shows beside it)."""
+    return [link.partner for link in message.active_links if link.partner is not None]
 
 
 def load_message(session: Session, user: User, message_id: int) -> Message:

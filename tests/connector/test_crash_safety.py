@@ -103,7 +103,7 @@ def test_sigkill_during_a_2000_message_sync_loses_and_doubles_nothing(
     kills = 0
     while kills < MAX_KILLS:
         process = run_sync(settings)
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.2, 1.5))
         if process.poll() is not None:
             process.communicate()
             break

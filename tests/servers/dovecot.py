@@ -147,6 +147,9 @@ login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c
 protocol imap {{
   mail_max_userip_connections = 100
 }}
+# IDLE clients hear of new mail through inotify at once; where inotify is missing, Dovecot looks
+# at this interval (30 s by default).
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {tmp}/users/%u

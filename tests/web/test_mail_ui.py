@@ -195,3 +195,39 @@ def test_account_form_shows_errors_by_the_field_and_never_the_password(
     # another user does not see it
     login(client, world.sales_a2)
     assert client.get(good.headers["Location"]).status_code == 404
+
+
+def test_the_mail_list_sorts_filters_and_says_where_mail_is_filed(
+    client: FlaskClient, database: Database, world: World
+) -> None:
+    ids = setup(database, world)
+    with database.session() as s:
+        archive = Archive(s, BlobStore(database.settings.blob_dir), RuleFiler())
+        archive.ingest(
+            make_mail(
+                subject="Cenová nabídka",
+                sender=("Jana Nováková", world.sales_a.email),
+                to=[("Jan Novák", "jan.novak@stavby-pribram.cz")],
+            ),
+            Source(kind="upload", key="u-out", user_id=world.sales_a.id, explicit=True),
+        )
+    login(client, world.sales_a)
+
+    def subjects(query: str) -> list[str]:
+        html = client.get(f"/mail/?{query}").get_data(as_text=True)
+        return re.findall(r'<a href="/mail/\d+">([^<]+)</a>', html)
+
+    assert subjects("sort=subject") == ["Cenová nabídka", "Nabídka haly"]
+    assert subjects("sort=-subject") == ["Nabídka haly", "Cenová nabídka"]
+    assert subjects("direction=out") == ["Cenová nabídka"]
+    assert subjects("q=haly") == ["Nabídka haly"]
+    assert subjects("q=jan.novak@stavby") == ["Nabídka haly"]
+    assert subjects("q=100%25") == []  # a % is a character, not a wildcard
+    page = client.get("/mail/").get_data(as_text=True)
+    assert f'<a href="/partners/{ids["partner"]}">Stavby Příbram s.r.o.</a>' in page
+    assert "Poptávka neznámého" not in page  # waiting in triage, not filed
+    bad = client.get("/mail/?sort=password&direction=sideways")
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "cannot sort by password" in html and "must be in or out" in html
+    assert "Nabídka haly" in html  # the whole list still shows

@@ -75,9 +75,31 @@ def triage_badge() -> dict[str, Any]:
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
+    """Filed mail: sort by clicking a column, filter by text and direction; a bad sort or
+    filter shows the whole list with the reason above it (400)."""
     user = require_user()
-    page = service.list_messages(db.session(), user, page=page_number(), per_page=50)
-    return render_template("mail/list.html", page=page, counterpart=service.counterpart)
+    session = db.session()
+    errors: dict[str, str] = {}
+    try:
+        page = service.list_messages(
+            session,
+            user,
+            text=request.args.get("q", ""),
+            direction=request.args.get("direction", ""),
+            sort=request.args.get("sort", ""),
+            page=page_number(),
+            per_page=50,
+        )
+    except ValidationError as exc:
+        errors = exc.errors
+        page = service.list_messages(session, user, per_page=50)
+    return render_template(
+        "mail/list.html",
+        page=page,
+        counterpart=service.counterpart,
+        filed_to=service.filed_to,
+        filter_errors=errors,
+    ), 400 if errors else 200
 
 
 @bp.get("/triage")
@@ -315,7 +337,10 @@ def accounts() -> ResponseReturnValue:
             errors = {"name": exc.message}
             session.rollback()
         else:
+            from connector.scheduler import request_sync
+
             db.commit()
+            request_sync(current_app, created.id)  # read it now, and start watching it
             flash(_("Account %(name)s added.", name=created.name), "success")
             return redirect(url_for("mail.account", account_id=created.id))
     values.pop("password", None)
@@ -332,7 +357,31 @@ def accounts() -> ResponseReturnValue:
 def account(account_id: int) -> ResponseReturnValue:
     user = require_user()
     found = account_service.load_account(db.session(), user, account_id)
-    return render_template("mail/account.html", account=found)
+    return render_template("mail/account.html", account=found, delivery=_delivery(found.id))
+
+
+def _delivery(account_id: int) -> str:
+    """How new mail of the account reaches the CRM, in a sentence."""
+    from connector.idle import RECONNECTING, UNSUPPORTED, WATCHING
+    from connector.scheduler import delivery
+
+    found = delivery(current_app, account_id)
+    if found is None:
+        return _("By “Sync now” and dossier sync (no background sync runs in this process).")
+    minutes, states = found
+    every = _("every %(n)s minutes", n=f"{minutes:g}")
+    watching = [folder for folder, state in sorted(states.items()) if state == WATCHING]
+    if watching:
+        return _(
+            "At once in %(folders)s (the server announces it: IMAP IDLE); the rest %(every)s.",
+            folders=", ".join(watching),
+            every=every,
+        )
+    if states and all(state == UNSUPPORTED for state in states.values()):
+        return _("%(every)s (the server does not announce new mail).", every=every.capitalize())
+    if any(state == RECONNECTING for state in states.values()):
+        return _("%(every)s (announcing new mail: reconnecting).", every=every.capitalize())
+    return every.capitalize()
 
 
 @bp.post("/accounts/<int:account_id>/sync")

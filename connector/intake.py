@@ -25,7 +25,7 @@ from crm.errors import ValidationError
 from crm.models import Deal, Partner, User
 from crm.permissions import load_visible
 from mail_archive.ingest import Archive, IngestResult, Source
-from mail_archive.parse import ParsedMessage, parse
+from mail_archive.parse import UTF8_BOM, ParsedMessage, parse
 
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # a larger "message" is refused, not truncated
 # A header line: a name of printable characters without spaces or colons, then a colon
@@ -39,7 +39,7 @@ def check_raw(raw: bytes) -> None:
         raise ValidationError({"message": "is empty"})
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ValidationError({"message": f"is larger than {MAX_MESSAGE_BYTES // 2**20} MB"})
-    lines = raw.lstrip()[:4096].split(b"\n", 2)
+    lines = raw.removeprefix(UTF8_BOM).lstrip()[:4096].split(b"\n", 2)
     first = lines[0]
     if first.startswith(b"From ") and len(lines) > 1:  # an mbox "From " line before the headers
         first = lines[1]
@@ -102,7 +102,8 @@ def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
                             yield str(f), f.read_bytes()
             return
         for f in sorted(path.rglob("*")):
-            if f.is_file() and not f.name.startswith("."):
+            hidden = any(part.startswith(".") for part in f.relative_to(path).parts)
+            if f.is_file() and not hidden:  # .notmuch/, .git/, editors' .swp files
                 yield from iter_messages(f)
         return
     with path.open("rb") as fh:

@@ -31,6 +31,7 @@ from mail_archive.tnef import unpack_tnef
 
 HEADER_ERRORS = (AttributeError, IndexError, LookupError, ValueError, TypeError, MessageError)
 MAX_DEPTH = 20
+UTF8_BOM = b"\xef\xbb\xbf"
 MAX_TEXT = 2_000_000  # characters of body text kept for search and display
 CHARSET_ALIASES = {
     "x-mac-cyrillic": "mac_cyrillic",
@@ -145,11 +146,15 @@ class ParsedMessage:
 def parse(raw: bytes) -> ParsedMessage:
     """Parse ``raw``; a message that cannot be read at all still yields a ParsedMessage whose
     defects say why."""
+    bom = raw.startswith(UTF8_BOM)  # a .eml saved by a Windows editor
     try:
-        msg = _parser.parsebytes(raw)
+        msg = _parser.parsebytes(raw[len(UTF8_BOM) :] if bom else raw)
     except (*HEADER_ERRORS, RecursionError) as exc:
         return ParsedMessage(defects=[f"unparseable message: {type(exc).__name__}"])
-    return _from_message(msg, depth=0)
+    parsed = _from_message(msg, depth=0)
+    if bom:
+        parsed.defects.insert(0, "byte order mark before the headers")
+    return parsed
 
 
 def _from_message(msg: Message, depth: int) -> ParsedMessage:

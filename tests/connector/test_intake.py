@@ -429,3 +429,22 @@ def test_czech_mail_with_unencoded_windows_1250_headers_keeps_its_subject(
     assert message.from_name == "Jan Novák"
     assert "příliš žluťoučký kůň" in message.body_text
     assert message.subject == "Nabídka č. 12"
+
+
+def test_an_eml_saved_with_a_byte_order_mark_is_read_and_hidden_folders_are_not(
+    database: Database, world: World, dossier: Dossier, dossier_file: FileCommand, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    raw = make_mail(subject="Objednávka z Notepadu", message_id="bom-1@stavby-pribram.cz")
+    write(folder / "objednavka.eml", b"\xef\xbb\xbf" + raw)
+    # a notmuch database, a git repository, an editor's swap file: not mail, not reported
+    write(folder / ".notmuch" / "xapian" / "postlist.glass", b"\x00\x01binary")
+    write(folder / ".git" / "HEAD", b"ref: refs/heads/main\n")
+    write(folder / ".objednavka.eml.swp", b"b0VIM 9.0")
+    result = dossier_file(folder, "--user", world.sales_a.email)
+    assert result.exit_code == 0, result.output
+    assert summary(1, archived=1) in result.stdout
+    message = stored(database)["bom-1@stavby-pribram.cz"]
+    assert message.subject == "Objednávka z Notepadu"
+    assert message.from_addr == "jan.novak@stavby-pribram.cz" and message.status == "filed"
+    assert "byte order mark before the headers" in message.defects

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
 from crm.db import Database
@@ -14,7 +17,8 @@ from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
-from tests.conftest import World
+from tests.conftest import World, require_or_skip
+from tests.web.browser import browser_page, chromium_missing, live_server
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,21 @@ def flashes(page: str) -> list[str]:
 def text(page: str) -> str:
     """The page as a user reads it: tags dropped, entities resolved, blanks collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+@pytest.fixture
+def page(app: Flask) -> Iterator[tuple[Any, str]]:
+    """Chromium on a live server of the test's app: (the Playwright page, the server's URL)."""
+    missing = chromium_missing()
+    if missing:
+        require_or_skip(missing)
+    with live_server(app) as url, browser_page() as page:
+        yield page, url
+
+
+def log_in(page: Any, url: str, email: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.fill("#password", World.password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/partners/")

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from crm.db import Database
 from crm.services.partners import partners
-from tests.conftest import World, require_or_skip
-from tests.web.browser import browser_page, chromium_missing, live_server
+from tests.conftest import World
+from tests.web.conftest import log_in
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def page(app: Flask) -> Iterator[tuple[Any, str]]:
-    missing = chromium_missing()
-    if missing:
-        require_or_skip(missing)
-    with live_server(app) as url, browser_page() as page:
-        yield page, url
-
-
-def log_in(page: Any, url: str, email: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("#email", email)
-    page.fill("#password", World.password)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/partners/")
 
 
 def test_keyboard_only_partner_entry(page: tuple[Any, str], world: World) -> None:

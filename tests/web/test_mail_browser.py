@@ -6,30 +6,18 @@ for a person to look at."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from crm.db import Database
 from mail_archive.models import Message
-from tests.conftest import World, require_or_skip
-from tests.web.browser import browser_page, chromium_missing, live_server
-from tests.web.test_browser import log_in
+from tests.conftest import World
+from tests.web.conftest import log_in
 from tests.web.test_mail_ui import setup
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def page(app: Flask) -> Iterator[tuple[Any, str]]:
-    missing = chromium_missing()
-    if missing:
-        require_or_skip(missing)
-    with live_server(app) as url, browser_page() as page:
-        yield page, url
 
 
 def keep(page: Any, name: str) -> None:

@@ -113,3 +113,29 @@ def test_a_user_sees_only_mail_of_records_they_may_see(
         partners.update(s, world.sales_a, dossier.partner_id, {"private": True})
     assert api_for(world.sales_a2).get(f"/api/v1/messages/{body['id']}").status_code == 404
     assert api_for(world.sales_a).get(f"/api/v1/messages/{body['id']}").status_code == 200
+
+
+def test_the_list_filters_by_text_and_direction_and_sorts(
+    api_for: ApiFor, world: World, dossier: Dossier
+) -> None:
+    post_raw(api_for, world.sales_a, make_mail(subject="Objednávka cihel"))
+    sent = make_mail(
+        subject="Cenová nabídka",
+        sender=("Jana Nováková", world.sales_a.email),
+        to=[("Jan Novák", "jan.novak@stavby-pribram.cz")],
+    )
+    post_raw(api_for, world.sales_a, sent)
+    api = api_for(world.sales_a)
+
+    def subjects(**query: str) -> list[str]:
+        answer = api.get("/api/v1/messages", **query)
+        assert answer.status_code == 200, answer.get_json()
+        return [m["subject"] for m in answer.get_json()["items"]]
+
+    assert subjects(sort="subject") == ["Cenová nabídka", "Objednávka cihel"]
+    assert subjects(sort="-subject") == ["Objednávka cihel", "Cenová nabídka"]
+    assert subjects(direction="out") == ["Cenová nabídka"]
+    assert subjects(q="cihel") == ["Objednávka cihel"]
+    bad = api.get("/api/v1/messages", sort="secret", direction="up")
+    assert bad.status_code == 422
+    assert set(bad.get_json()["error"]["fields"]) == {"sort", "direction"}

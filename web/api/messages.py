@@ -112,7 +112,18 @@ def create() -> ResponseReturnValue:
 
 def index() -> ResponseReturnValue:
     reject_unknown(
-        request.args, {"partner_id", "deal_id", "person_id", "status", "page", "per_page"}
+        request.args,
+        {
+            "partner_id",
+            "deal_id",
+            "person_id",
+            "status",
+            "q",
+            "direction",
+            "sort",
+            "page",
+            "per_page",
+        },
     )
     status = request.args.get("status", "filed")
     if status not in STATUSES:
@@ -124,6 +135,9 @@ def index() -> ResponseReturnValue:
         deal_id=optional_id("deal_id"),
         person_id=optional_id("person_id"),
         status=status,
+        text=request.args.get("q", ""),
+        direction=request.args.get("direction", ""),
+        sort=request.args.get("sort", ""),
         page=int_arg("page", 1, 1, 100_000),
         per_page=int_arg("per_page", 50, 1, 500),
     )

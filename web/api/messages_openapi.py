@@ -143,13 +143,24 @@ def paths() -> dict[str, Schema]:
             "get": {
                 "operationId": "message_list",
                 "tags": ["messages"],
-                "summary": "Messages the user may see, newest first",
+                "summary": "Messages the user may see, newest first unless sorted",
                 "parameters": [
                     _query("partner_id", "Only mail linked to this partner"),
                     _query("deal_id", "Only mail linked to this deal"),
                     _query("person_id", "Only mail linked to this person"),
                     _query(
                         "status", "filed (default), triage or dismissed", {"enum": list(STATUSES)}
+                    ),
+                    _query(
+                        "q",
+                        "Only mail with this text in its subject, sender name or address",
+                        {"type": "string", "maxLength": 200},
+                    ),
+                    _query("direction", "in (received) or out (sent)", {"enum": ["in", "out"]}),
+                    _query(
+                        "sort",
+                        "date, from or subject; a leading - sorts descending",
+                        {"enum": [p + k for k in ("date", "from", "subject") for p in ("", "-")]},
                     ),
                     _query("page", "Page number", {"type": "integer", "minimum": 1}),
                     _query(

@@ -314,7 +314,7 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
             Message.from_addr,
             Message.to_addrs,
             Message.has_attachments,
-            Message.body_text,
+            func.substr(Message.body_text, 1, 300).label("body_start"),  # not whole bodies
         )
         .where(_linked_to("partner", partner_id), visible(user, Message))
         .order_by(Message.sort_at.desc(), Message.id.desc())
@@ -329,7 +329,7 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
                 record_type="message",
                 record_id=r.id,
                 title=r.subject or "",
-                summary=" ".join(r.body_text[:300].split())[:200],
+                summary=" ".join(r.body_start.split())[:200],
                 who=counterpart(r),
                 extra={
                     "direction": r.direction,

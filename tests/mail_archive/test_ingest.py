@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import func, select
 
+from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
+from mail_archive.ingest import Archive, IngestResult
 from mail_archive.models import Attachment, Message, MessageLink, MessageSource
 from tests.conftest import World, corpora_dir
 from tests.mail_archive.conftest import Dossier, Ingest, imap_source, upload_source
@@ -277,3 +280,36 @@ def test_winmail_dat_is_unpacked_into_its_files(
     m = message(database, result.message_id or 0)
     assert m.attachments and all(a.origin == "tnef" for a in m.attachments)
     assert "winmail.dat" not in [a.filename for a in m.attachments]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_two_workers_storing_the_same_message_at_once_make_one_message(
+    database: Database, world: World, dossier: Dossier
+) -> None:
+    """Two mailboxes synced in parallel (PostgreSQL) hold the same message: the second insert
+    waits for the first transaction and then finds the message there, without an error."""
+    raw = make_mail(subject="Objednávka č. 5", message_id="race-1@stavby-pribram.cz")
+    blobs = BlobStore(database.settings.blob_dir)
+    second: list[IngestResult] = []
+
+    def other_worker() -> None:
+        with database.session() as s:
+            archive = Archive(s, blobs, RuleFiler())
+            second.append(archive.ingest(raw, imap_source(world.sales_b.id, 7, folder="Archiv")))
+
+    with database.session() as s:
+        first = Archive(s, blobs, RuleFiler()).ingest(raw, imap_source(world.sales_a.id, 1))
+        worker = threading.Thread(target=other_worker)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive(), "the second insert should wait for the first transaction"
+    worker.join(timeout=20)
+    assert first.status == "archived"
+    assert second and second[0].status == "duplicate"
+    assert second[0].message_id == first.message_id
+    assert count(database, Message) == 1
+    assert count(database, MessageSource) == 2
+    assert {(lk.record_type, lk.how) for lk in message(database, first.message_id or 0).links} == {
+        ("person", "address"),
+        ("partner", "address"),
+    }

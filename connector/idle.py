@@ -113,7 +113,7 @@ class IdleWatcher:
             retry = min(retry * 2, self.max_retry_seconds)
 
     def _account(self) -> MailAccount | None:
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             account = s.get(MailAccount, self.key.account_id)
             if account is None or not account.enabled:
                 return None

@@ -172,7 +172,7 @@ class ImapSync:
         self._partners_by_name: dict[str, int] | None = None
 
     def run(self) -> AccountReport:
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             account = s.get(MailAccount, self.account_id)
             if account is None:
                 return AccountReport(str(self.account_id), error="no such account")
@@ -286,7 +286,7 @@ def _loose(name: str) -> str:
 
 def sync_accounts(db: Database, name: str | None = None) -> list[AccountReport]:
     """One pass over every enabled account (or the one named), one after the other."""
-    with db.session() as s:
+    with db.session(write=False) as s:
         query = select(MailAccount.id).where(MailAccount.enabled.is_(True))
         if name:
             query = select(MailAccount.id).where(MailAccount.name == name)

@@ -84,7 +84,7 @@ class MailScheduler:
         """One IDLE watcher per folder of every enabled account: start the missing ones (and
         those whose thread ended), stop those of removed or disabled accounts. A folder whose
         server has no IDLE is left to the periodic pass."""
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             accounts = s.scalars(select(MailAccount).where(MailAccount.enabled.is_(True))).all()
             wanted = {key for account in accounts for key in watched_keys(account)}
         for key in list(self.watchers):

@@ -41,7 +41,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A unit of work that may write takes the write lock when it begins (IMMEDIATE): begun
+    # deferred, it would read a snapshot first, and when another writer (the background mail
+    # sync, a second request) committed meanwhile, its first write would fail at once with
+    # "database is locked" instead of waiting its turn (SQLite in WAL mode).
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "dossier_write"  # execution option: this connection's transactions may write
 
 
 class Database:
@@ -57,12 +65,20 @@ class Database:
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
-        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    def new_session(self, *, write: bool = True) -> Session:
+        """A session the caller commits and closes. ``write=False`` for one that only reads
+        (a page view): on SQLite it does not wait for, nor hold up, writers."""
+        return (self._writers if write else self._readers)()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, write: bool = True) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
-        session = self._factory()
+        session = self.new_session(write=write)
         try:
             yield session
             session.commit()

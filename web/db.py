@@ -5,7 +5,7 @@ Write views call ``commit()`` after the service call; anything not committed is 
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from crm.db import Database
@@ -15,14 +15,28 @@ def database() -> Database:
     return current_app.extensions["dossier.db"]  # type: ignore[no-any-return]
 
 
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def session() -> Session:
+    """The request's session; a GET reads only (on SQLite it never waits for a writer), other
+    methods may write (they take SQLite's write lock when their transaction begins)."""
     if "db_session" not in g:
-        g.db_session = database()._factory()
+        write = not has_request_context() or request.method not in READ_METHODS
+        g.db_session = database().new_session(write=write)
     return g.db_session  # type: ignore[no-any-return]
 
 
 def commit() -> None:
     session().commit()
+
+
+def release() -> None:
+    """End the request's transaction before calling something that opens units of work of its
+    own (an import, a sync, sending mail): on SQLite this request would otherwise hold the
+    write lock they wait for. The request's session starts a new transaction if used again."""
+    if "db_session" in g:
+        g.db_session.commit()
 
 
 def init_app(app: Flask, db: Database) -> None:

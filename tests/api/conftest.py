@@ -82,7 +82,7 @@ def partner_a(api: Api) -> dict[str, Any]:
 
 
 def count(database: Database, model: type) -> int:
-    with database.session() as s:
+    with database.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 

@@ -106,7 +106,7 @@ def links(db: Database, result: IngestResult) -> set[tuple[str, str]]:
 
 def stored(db: Database, result: IngestResult) -> Message:
     assert result.message_id is not None, result.status
-    with db.session() as s:
+    with db.session(write=False) as s:
         m = s.get(Message, result.message_id)
         assert m is not None
         _ = m.links
@@ -115,7 +115,7 @@ def stored(db: Database, result: IngestResult) -> Message:
 
 
 def count(db: Database, model: type) -> int:
-    with db.session() as s:
+    with db.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 

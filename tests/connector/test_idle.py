@@ -39,7 +39,7 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = WAIT) -> N
 
 
 def status_of(database: Database, internet_id: str) -> str | None:
-    with database.session() as s:
+    with database.session(write=False) as s:
         return s.scalar(select(Message.status).where(Message.internet_id == internet_id))
 
 

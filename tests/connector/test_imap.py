@@ -40,7 +40,7 @@ def add_imap(database: Database, user: ImapUser, owner_email: str, name: str = "
 
 
 def messages(database: Database) -> int:
-    with database.session() as s:
+    with database.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(Message)) or 0)
 
 

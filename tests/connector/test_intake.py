@@ -58,7 +58,7 @@ def summary(
 
 def stored(database: Database) -> dict[str, Message]:
     """Every archived message by its Message-ID, with links and sources loaded."""
-    with database.session() as s:
+    with database.session(write=False) as s:
         rows = s.scalars(
             select(Message).options(selectinload(Message.links), selectinload(Message.sources))
         ).all()
@@ -66,7 +66,7 @@ def stored(database: Database) -> dict[str, Message]:
 
 
 def count(database: Database, model: type[Message] | type[MessageSource]) -> int:
-    with database.session() as s:
+    with database.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 

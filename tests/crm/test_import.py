@@ -34,13 +34,13 @@ def cli(settings: Settings, *args: str) -> Result:
 
 def stored(db: Database) -> dict[str, Partner]:
     """Partners by company ID (or by name when they have none)."""
-    with db.session() as s:
+    with db.session(write=False) as s:
         rows = s.scalars(select(Partner).order_by(Partner.id)).unique().all()
         return {p.company_id or p.name: p for p in rows}
 
 
 def count(db: Database) -> int:
-    with db.session() as s:
+    with db.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(Partner)) or 0)
 
 

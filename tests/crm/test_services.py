@@ -21,7 +21,7 @@ from tests.conftest import World
 
 
 def count(db: Database, model: type) -> int:
-    with db.session() as s:
+    with db.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 

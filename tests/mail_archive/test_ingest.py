@@ -19,12 +19,12 @@ from tests.mailfactory import make_mail
 
 
 def count(db: Database, model: type) -> int:
-    with db.session() as s:
+    with db.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def message(db: Database, message_id: int) -> Message:
-    with db.session() as s:
+    with db.session(write=False) as s:
         m = s.get(Message, message_id)
         assert m is not None
         _ = (m.attachments, m.links, m.sources)

@@ -53,7 +53,7 @@ def dossier(database: Database, world: World) -> Dossier:
 
 
 def count(database: Database, model: type) -> int:
-    with database.session() as s:
+    with database.session(write=False) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 

@@ -396,7 +396,7 @@ def account_sync(account_id: int) -> ResponseReturnValue:
     else:
         from connector.imap import ImapSync
 
-        db.session().rollback()  # end this request's read transaction: the sync writes
+        db.release()
         report = ImapSync(db.database(), found.id).run()
         if report.error:
             flash(_("Sync failed: %(error)s", error=report.error), "error")
@@ -467,6 +467,7 @@ def compose() -> ResponseReturnValue:
             ],
         )
         try:
+            db.release()  # no lock held while the SMTP server is talked to
             message_id = send_draft(db.database(), user.id, draft)
         except ValidationError as exc:
             errors = exc.errors

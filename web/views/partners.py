@@ -130,6 +130,7 @@ def import_file() -> ResponseReturnValue:
             error = _("Choose a CSV or XLSX file.")
         else:
             try:
+                db.release()
                 report = import_partners_from_bytes(db.database(), upload.read(), user.email)
             except DossierError as exc:
                 error = exc.message

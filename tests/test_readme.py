@@ -98,6 +98,9 @@ def test_make_demo_on_a_fresh_copy_serves_the_demo(tmp_path: Path) -> None:
         ).encode()
         partners = opener.open(f"{base}/login", data=body).read().decode()
         assert "Stavby Příbram s.r.o." in partners
+        assert re.search(r"activities, \d+ messages\.", printed)  # the demo has mail, filed
+        mail = opener.open(f"{base}/mail/").read().decode()
+        assert "Stavby Příbram s.r.o." in mail and "/mail/triage" in mail
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

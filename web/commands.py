@@ -39,16 +39,19 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(host: str, port: int) -> None:
     """Create the data directory, load the demo data set (once) and serve it."""
+    from connector.demo import load_demo_mail, message_count
     from crm.demo import DEMO_PASSWORD, DEMO_USERS, demo_summary, load_demo
 
     db = initialize(load_settings())
     if load_demo(db) is None:
         click.echo(f"{db.settings.home} already holds partners: not loading the demo again.")
+    else:
+        load_demo_mail(db)  # the demo's mail, filed by the rules like real mail
     counts = demo_summary(db)
     click.echo(
         f"Demo data in {db.settings.home}: {counts['partners']} partners, "
         f"{counts['persons']} persons, {counts['deals']} deals, "
-        f"{counts['activities']} activities."
+        f"{counts['activities']} activities, {message_count(db)} messages."
     )
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, _name, role, groups in DEMO_USERS:

@@ -37,6 +37,7 @@ from sqlalchemy import func, select  # noqa: E402
 from connector.intake import FileReport, file_paths  # noqa: E402
 from crm.bootstrap import initialize  # noqa: E402
 from crm.db import Database  # noqa: E402
+from crm.errors import ValidationError  # noqa: E402
 from crm.services.maildomains import public_mail_domains  # noqa: E402
 from crm.services.partners import partners  # noqa: E402
 from crm.services.persons import persons  # noqa: E402
@@ -90,8 +91,7 @@ def make_directory(db: Database, senders: Counter[str]) -> str:
         for domain, _ in by_domain.most_common(PARTNERS):
             try:
                 partner = partners.create(s, user, {"name": domain, "domains": domain})
-            except Exception:  # a domain our validation refuses: leave it out
-                s.rollback()
+            except ValidationError:  # a domain our validation refuses: leave it out
                 continue
             partner_of[domain] = partner.id
         made = 0

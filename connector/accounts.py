@@ -156,9 +156,11 @@ def credentials(settings: Settings, account: MailAccount) -> Credentials:
             )
         return Credentials(account.username, password=value)
     if account.password_encrypted:
-        return Credentials(
-            account.username, password=secrets.decrypt(settings, account.password_encrypted)
-        )
+        try:
+            password = secrets.decrypt(settings, account.password_encrypted)
+        except secrets.SecretError as exc:  # the account's own problem: shown on its page
+            raise AccountError(exc.message) from exc
+        return Credentials(account.username, password=password)
     raise AccountError(f"account {account.name} has no password")
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
-from crm.demo import DEAL_TITLES, FEMALE, ico
+from crm.demo import DEAL_TITLES, FEMALE, RATE, ico
 from crm.models import Deal, Partner, Person, User
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message, MessageSource
@@ -191,7 +191,6 @@ LANG: dict[str, dict[str, Any]] = {
         "quoted": "„{}”",
     },
 }
-RATE = {"CZ": 1, "SK": 25, "PL": 6}  # CZK per unit of the partner's currency (as crm.demo)
 # code, unit, price in CZK, and the name in each language
 CATALOG: list[tuple[str, str, int, dict[str, str]]] = [
     (

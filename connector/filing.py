@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from crm.models import Deal, Partner, PartnerDomain, Person
 from crm.services.maildomains import public_mail_domains
 from mail_archive.ingest import Identity, LinkSpec, Source
-from mail_archive.models import Message, MessageLink
+from mail_archive.models import Message, MessageLink, split_target
 from mail_archive.parse import Address, ParsedMessage
 
 DEAL_TAG = re.compile(r"\[D-(\d{1,9})\]", re.IGNORECASE)
@@ -145,10 +145,7 @@ class RuleFiler:
         nearest = next((r for r in reversed(parsed.references) if r in by_message), None)
         if nearest is None:
             return []
-        links = []
-        for target in by_message[nearest]:
-            kind, _, rid = target.partition(":")
-            links.append(LinkSpec(kind, int(rid), "thread"))
+        links = [LinkSpec(*split_target(t), "thread") for t in by_message[nearest]]
         return _unique(links)
 
 

@@ -142,4 +142,7 @@ def _announces_mail(response: object) -> bool:
 
 
 def watched_keys(account: MailAccount) -> list[WatchKey]:
-    return [WatchKey(account.id, "INBOX"), WatchKey(account.id, account.filing_folder)]
+    """INBOX (unless the account reads other folders only) and the filing folder."""
+    inbox = not account.folders or "INBOX" in account.folders
+    folders = ["INBOX"] if inbox else []
+    return [WatchKey(account.id, f) for f in [*folders, account.filing_folder]]

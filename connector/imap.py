@@ -8,15 +8,16 @@
   BODY.PEEK[]: the connector never changes a flag. The checkpoint advances in the same
   transaction as the batch it covers, so a crash re-reads and dedupe absorbs the re-read.
   A UIDVALIDITY change re-reads the folder from the start.
-IMAPClient objects stay inside this module.
+IMAPClient objects stay inside connector/ (this module, idle and sending use ``connect``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from crm.permissions import visible
 from crm.text import fold
 from mail_archive.ingest import Archive, Source
 
+log = logging.getLogger("dossier.sync")
 SENT_FLAG = b"\\Sent"
 BATCH = 50
 NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
@@ -160,15 +162,10 @@ class ImapSync:
         self,
         db: Database,
         account_id: int,
-        *,
-        batch_size: int = BATCH,
-        on_batch: Callable[[FolderReport], None] | None = None,
     ) -> None:
         self.db = db
         self.account_id = account_id
-        self.batch_size = batch_size
         self.blobs = BlobStore(db.settings.blob_dir)
-        self.on_batch = on_batch
         self._partners_by_name: dict[str, int] | None = None
 
     def run(self) -> AccountReport:
@@ -180,13 +177,17 @@ class ImapSync:
         report = AccountReport(account.name)
         try:
             with connect(self.db, account) as client:
-                if b"CONDSTORE" in client.capabilities():
+                offered = client.capabilities()
+                if b"CONDSTORE" in offered and b"ENABLE" in offered:
                     client.enable("CONDSTORE")
                 filer = RuleFiler()
                 for folder in watched_folders(client, account):
                     report.folders.append(self._folder(client, account, folder, filer))
         except (AccountError, *NETWORK_ERRORS) as exc:
             report.error = str(exc) or type(exc).__name__
+        except Exception as exc:  # a bug or a database failure: logged, and the others go on
+            log.exception("sync of mail account %s failed", account.name)
+            report.error = f"unexpected error: {type(exc).__name__}: {exc}"
         with self.db.session() as s:
             row = s.get(MailAccount, self.account_id)
             if row is not None:
@@ -212,8 +213,8 @@ class ImapSync:
             if modseq is not None and state.highest_modseq == int(modseq) and last_uid:
                 return report  # nothing changed since the last pass
         uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
-        for start in range(0, len(uids), self.batch_size):
-            batch = uids[start : start + self.batch_size]
+        for start in range(0, len(uids), BATCH):
+            batch = uids[start : start + BATCH]
             fetched = client.fetch(batch, ["BODY.PEEK[]"])
             with self.db.session() as s:
                 archive = Archive(s, self.blobs, filer, extra_own=[account.username])
@@ -236,8 +237,6 @@ class ImapSync:
                 state = self._state(s, folder.name, uidvalidity)
                 state.last_uid = batch[-1]
                 state.messages_seen += len(batch)
-            if self.on_batch:
-                self.on_batch(report)
         if modseq is not None:
             with self.db.session() as s:
                 self._state(s, folder.name, uidvalidity).highest_modseq = int(modseq)
@@ -267,7 +266,7 @@ class ImapSync:
             return None
         if self._partners_by_name is None:  # read once per pass, for every sub-folder
             self._partners_by_name = {}
-            with self.db.session() as s:
+            with self.db.session(write=False) as s:
                 user = s.get(User, account.user_id)
                 if user is not None:
                     rows = s.execute(

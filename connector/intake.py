@@ -57,29 +57,40 @@ def check_choice(session: Session, user: User, partner_id: int | None, deal_id: 
         load_visible(session, user, Deal, deal_id)
 
 
+def filing_archive(session: Session, blobs: BlobStore) -> Archive:
+    """The archive with the filing rules, for one request or batch (its directory of persons
+    and domains is read once)."""
+    return Archive(session, blobs, RuleFiler())
+
+
+def explicit_source(
+    kind: str, user_id: int, raw: bytes, partner_id: int | None, deal_id: int | None
+) -> Source:
+    """A copy filed on purpose by a user; the same bytes filed again are the same copy."""
+    return Source(
+        kind=kind,
+        key=f"{kind}:{user_id}:{hashlib.sha256(raw).hexdigest()}",
+        user_id=user_id,
+        explicit=True,
+        partner_id=partner_id,
+        deal_id=deal_id,
+    )
+
+
 def file_raw(
-    session: Session,
-    blobs: BlobStore,
+    archive: Archive,
     user: User,
     raw: bytes,
     *,
     kind: str,
     partner_id: int | None = None,
     deal_id: int | None = None,
-    filer: RuleFiler | None = None,
-    label: str = "",
 ) -> IngestResult:
+    """One message filed by a user (upload, API); ValidationError if it is not mail, NotFound
+    if the chosen partner or deal is not theirs to see."""
     check_raw(raw)
-    check_choice(session, user, partner_id, deal_id)
-    source = Source(
-        kind=kind,
-        key=f"{kind}:{user.id}:{label or hashlib.sha256(raw).hexdigest()}",
-        user_id=user.id,
-        explicit=True,
-        partner_id=partner_id,
-        deal_id=deal_id,
-    )
-    return Archive(session, blobs, filer or RuleFiler()).ingest(raw, source)
+    check_choice(archive.session, user, partner_id, deal_id)
+    return archive.ingest(raw, explicit_source(kind, user.id, raw, partner_id, deal_id))
 
 
 @dataclass
@@ -150,14 +161,7 @@ def file_paths(
         with db.session() as s:
             archive = Archive(s, blobs, filer)
             for _label, raw, parsed in pending:
-                source = Source(
-                    kind="file",
-                    key=f"file:{user_id}:{hashlib.sha256(raw).hexdigest()}",
-                    user_id=user_id,
-                    explicit=True,
-                    partner_id=partner_id,
-                    deal_id=deal_id,
-                )
+                source = explicit_source("file", user_id, raw, partner_id, deal_id)
                 result = archive.ingest(raw, source, parsed=parsed)
                 report.counts[result.status] += 1
                 if result.message_id is not None:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models import Base, User, UTCDateTime, utcnow
 
-ACCOUNT_KINDS = ("imap",)
 SECURITIES = ("tls", "starttls", "none")
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import select
 
 from connector.idle import UNSUPPORTED, IdleWatcher, WatchKey, watched_keys
+from connector.imap import ImapSync, sync_accounts
 from connector.models import MailAccount
 from crm.db import Database
 
@@ -40,9 +42,9 @@ class MailScheduler:
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
+        self.thread.join(timeout=30)  # no watcher is started or forgotten after this
         for watcher in self.watchers.values():
             watcher.stop()
-        self.thread.join(timeout=30)
         for watcher in self.watchers.values():
             watcher.join(timeout=10)
 
@@ -60,25 +62,27 @@ class MailScheduler:
         }
 
     def _loop(self) -> None:
-        from connector.imap import ImapSync, sync_accounts
-
+        """A pass over every account whenever one is due (every ``seconds``), however busy
+        the requested accounts keep it; requested accounts at once in between."""
+        next_full = time.monotonic()
         while not self.stopping.is_set():
             self.wake.clear()  # a request made during the pass below wakes the next at once
             try:
                 with self._lock:
                     ids, self.wanted = self.wanted, set()
-                if ids:
-                    for account_id in sorted(ids):
-                        ImapSync(self.db, account_id).run()
-                else:
+                if time.monotonic() >= next_full:
+                    next_full = time.monotonic() + self.seconds
                     for report in sync_accounts(self.db):
                         if report.error:
                             log.warning("mail account %s: %s", report.account, report.error)
+                else:
+                    for account_id in sorted(ids):
+                        ImapSync(self.db, account_id).run()
                 if self.idle:
                     self._follow_accounts()
             except Exception:
                 log.exception("mail sync pass failed")
-            self.wake.wait(self.seconds)
+            self.wake.wait(max(0.0, next_full - time.monotonic()))
 
     def _follow_accounts(self) -> None:
         """One IDLE watcher per folder of every enabled account: start the missing ones (and

@@ -18,7 +18,7 @@ class SecretError(DossierError):
 
 
 def key_file(settings: Settings) -> Path:
-    return settings.home / "mail.key"
+    return settings.mail_key_file
 
 
 def _fernet(settings: Settings) -> Fernet:

@@ -17,10 +17,11 @@ from email.policy import SMTP as SMTP_POLICY
 
 from connector.accounts import AccountError, credentials
 from connector.filing import RuleFiler
+from connector.intake import check_choice
 from connector.models import MailAccount
 from crm.blobs import BlobStore
 from crm.db import Database
-from crm.errors import DossierError, NotFound, ValidationError
+from crm.errors import DossierError, ValidationError
 from crm.models import User
 from crm.permissions import load_visible
 from mail_archive.ingest import Archive, Source
@@ -108,10 +109,7 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
         if account is None or account.user_id != user.id or not account.smtp_host:
             raise ValidationError({"account_id": "choose one of your accounts with SMTP"})
         original = load_visible(s, user, Message, draft.reply_to_id) if draft.reply_to_id else None
-        if draft.partner_id:
-            from crm.models import Partner
-
-            load_visible(s, user, Partner, draft.partner_id)
+        check_choice(s, user, draft.partner_id, draft.deal_id)  # records the user may see
         msg = build_message(user, account, draft, original)
         s.expunge(account)
     raw = msg.as_bytes(policy=SMTP_POLICY)
@@ -134,8 +132,7 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
             ),
         )
     _append_to_sent(db, account, raw)
-    if result.message_id is None:
-        raise NotFound("the sent message could not be archived")
+    assert result.message_id is not None  # an explicit channel always stores
     return result.message_id
 
 

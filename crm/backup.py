@@ -67,6 +67,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 
+from crm.blobs import fsync_path
 from crm.bootstrap import initialize
 from crm.db import Database, alembic_config
 from crm.errors import BadFile, Conflict, DossierError
@@ -76,7 +77,7 @@ FORMAT = "dossier-backup"
 VERSION = 1
 MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/dossier.db"
-TOP_LEVEL = ("manifest.json", "database", "blobs", "index", "secret_key")
+TOP_LEVEL = ("manifest.json", "database", "blobs", "index", "secret_key", "mail.key")
 MAX_RESTORE_BYTES = 100 * 1024**3
 MAX_MEMBERS = 5_000_000
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -96,6 +97,7 @@ class Manifest:
     columns: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
     secret_key: bool = False
+    mail_key: bool = False  # the key of the stored mail passwords: without it they are lost
     dossier_version: str = ""
 
     def to_json(self) -> bytes:
@@ -114,6 +116,7 @@ class Manifest:
                 },
                 "files": self.files,
                 "secret_key": self.secret_key,
+                "mail_key": self.mail_key,
             },
             indent=2,
             ensure_ascii=False,
@@ -140,6 +143,7 @@ class Manifest:
                 columns={str(k): [str(c) for c in v] for k, v in database["columns"].items()},
                 files={str(k): int(v) for k, v in data.get("files", {}).items()},
                 secret_key=bool(data.get("secret_key")),
+                mail_key=bool(data.get("mail_key")),
                 dossier_version=str(data.get("dossier_version", "")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -179,14 +183,6 @@ def _known_revisions(db: Database) -> tuple[set[str], str | None]:
 
     script = ScriptDirectory.from_config(alembic_config(db))
     return {rev.revision for rev in script.walk_revisions()}, script.get_current_head()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _size(n: float) -> str:
@@ -308,6 +304,8 @@ def backup(settings: Settings, path: str | os.PathLike[str]) -> str:
                 manifest.files["index"] = _add_tree(tar, settings.index_dir, "index")
                 if settings.secret_key_file.is_file():
                     manifest.secret_key = _add_file(tar, settings.secret_key_file, "secret_key")
+                if settings.mail_key_file.is_file():
+                    manifest.mail_key = _add_file(tar, settings.mail_key_file, "mail.key")
                 body = manifest.to_json()
                 info = tarfile.TarInfo(MANIFEST)
                 info.size, info.mode = len(body), 0o644
@@ -316,7 +314,7 @@ def backup(settings: Settings, path: str | os.PathLike[str]) -> str:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     size = target.stat().st_size
@@ -330,7 +328,9 @@ def _describe(manifest: Manifest) -> str:
         f"{sum(manifest.tables.values())} rows in {len(manifest.tables)} tables"
         + (f" ({counts})" if counts else ""),
         f"files: {manifest.files.get('blobs', 0)} in blobs, {manifest.files.get('index', 0)} "
-        f"in index" + (", the secret key" if manifest.secret_key else ""),
+        f"in index"
+        + (", the secret key" if manifest.secret_key else "")
+        + (", the mail password key" if manifest.mail_key else ""),
     ]
     return "\n".join(lines)
 
@@ -513,10 +513,13 @@ def restore(
                 db.dispose()
             _swap_tree(staging / "blobs", settings.blob_dir)
             _swap_tree(staging / "index", settings.index_dir)
-            if manifest.secret_key and (staging / "secret_key").is_file():
-                key = settings.secret_key_file
-                os.replace(staging / "secret_key", key)
-                key.chmod(0o600)
+            for present, member, key in (
+                (manifest.secret_key, "secret_key", settings.secret_key_file),
+                (manifest.mail_key, "mail.key", settings.mail_key_file),
+            ):
+                if present and (staging / member).is_file():
+                    os.replace(staging / member, key)
+                    key.chmod(0o600)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return (

@@ -1,16 +1,16 @@
 """The blob store: content-addressed files under the data directory.
 
 A blob is named by the SHA-256 of its bytes and lives at ``blobs/ab/cd/<sha256>``. Writing is
-atomic (a temporary file in the same folder, fsync, rename, fsync of the folder), so a crash
-leaves either the whole blob or none of it; writing the same bytes twice is a no-op. Blobs are
-written before the database rows that name them are committed, so a committed row never points
-at a missing blob (an orphan blob after a crash is harmless and is simply reused).
+atomic (a temporary file in the same folder, renamed into place), so a crash leaves either the
+whole blob or none of it; writing the same bytes twice is a no-op.
 
-Bulk writers (a sync batch, ``dossier file``) use a ``BlobBatch``: its blobs are written at once
-and made durable together by ``sync()`` just before the transaction naming them commits, with one
-``syncfs`` of the blob file system on Linux instead of two fsyncs per blob.
+Blobs are written through a ``BlobBatch`` bound to one transaction: ``put`` writes at once,
+``sync()`` makes every blob of the batch durable just before the transaction naming them
+commits (one ``syncfs`` of the blob file system on Linux, else an fsync of each file and
+folder). So a committed row never points at a missing blob; an orphan blob after a crash is
+harmless and simply reused.
 
-The interface (put/get/path) is what an S3-compatible store would implement later.
+The interface (batch().put, get, path) is what an S3-compatible store would implement later.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import os
 import re
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -41,14 +40,6 @@ class BlobStore:
         if not SHA256_RE.match(sha256):
             raise BlobNotFound(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def put(self, data: bytes) -> str:
-        """Store ``data``, durable when this returns; return its SHA-256 (hex)."""
-        sha, written = self._write(data)
-        if written is not None:
-            _fsync(written)
-            _fsync(written.parent)
-        return sha
 
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
@@ -89,29 +80,27 @@ class BlobBatch:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
         self._pending: list[Path] = []
-        self._lock = threading.Lock()
 
     def put(self, data: bytes) -> str:
         sha, written = self.store._write(data)
         if written is not None:
-            with self._lock:
-                self._pending.append(written)
+            self._pending.append(written)
         return sha
 
     def sync(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
         if not pending:
             return
         if _syncfs(self.store.root):
             return
         for path in pending:
-            _fsync(path)
+            fsync_path(path)
         for folder in dict.fromkeys(p.parent for p in pending):
-            _fsync(folder)
+            fsync_path(folder)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: so that a rename into it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

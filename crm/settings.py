@@ -82,6 +82,11 @@ class Settings:
     def secret_key_file(self) -> Path:
         return self.home / "secret_key"
 
+    @property
+    def mail_key_file(self) -> Path:
+        """The key that encrypts stored mail account passwords (connector.secrets)."""
+        return self.home / "mail.key"
+
     def ensure_dirs(self) -> None:
         for path in (self.home, self.blob_dir, self.index_dir):
             path.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,14 @@ from crm.models import User, utcnow
 from crm.services.maildomains import public_mail_domains
 from crm.services.records import write_outbox
 from mail_archive.html import sanitize_html
-from mail_archive.models import Attachment, Message, MessageLink, MessageSource, target_of
+from mail_archive.models import (
+    Attachment,
+    Message,
+    MessageLink,
+    MessageSource,
+    split_target,
+    target_of,
+)
 from mail_archive.parse import Address, ParsedMessage, parse
 
 SOURCE_KINDS = ("imap", "exchange", "graph", "file", "api", "upload", "addin", "dropbox", "sent")
@@ -338,9 +345,9 @@ class Archive:
     ) -> IngestResult:
         """Another copy of a stored message: keep its source (and its own bytes), add the links
         that are new; it shows again in triage when someone files a dismissed message on
-        purpose."""
+        purpose. ``reread``: this very copy is known already (its source is there)."""
         stored_sha, status, defects = self._db.execute(_STATE, {"message_id": message_id}).one()
-        if not self._has_source(message_id, source.key):
+        if not reread and not self._has_source(message_id, source.key):
             if sha != stored_sha:
                 self.blobs.put(raw)  # this copy's own bytes, kept too
             self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
@@ -350,7 +357,7 @@ class Archive:
         }
         added = self._link(message_id, links, source, known=set(known))
         active = [
-            LinkSpec(*_split_target(target), how)
+            LinkSpec(*split_target(target), how)
             for target, (how, removed) in known.items()
             if not removed
         ] + added
@@ -396,8 +403,3 @@ class Archive:
         if rows:
             self._db.execute(_INSERT_LINKS, rows)
         return added
-
-
-def _split_target(target: str) -> tuple[str, int]:
-    kind, _, rid = target.partition(":")
-    return kind, int(rid)

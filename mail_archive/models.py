@@ -155,11 +155,11 @@ class MessageLink(Base):
 
     @property
     def record_type(self) -> str:
-        return self.target.split(":", 1)[0]
+        return split_target(self.target)[0]
 
     @property
     def record_id(self) -> int:
-        return int(self.target.split(":", 1)[1])
+        return split_target(self.target)[1]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +175,12 @@ def target_of(record_type: str, record_id: int) -> str:
     if record_type not in LINK_TYPES:
         raise ValueError(f"unknown record type {record_type}")
     return f"{record_type}:{record_id}"
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """``"partner:12"`` -> ``("partner", 12)``: the inverse of target_of."""
+    kind, _, record_id = target.partition(":")
+    return kind, int(record_id)
 
 
 def _visible_message(user: User) -> ColumnElement[bool]:

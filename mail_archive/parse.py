@@ -172,7 +172,7 @@ def _from_message(msg: Message, depth: int) -> ParsedMessage:
     out.references = _MSGID_RE.findall(_raw_header(msg, "references"))[:100]
     if out.in_reply_to and out.in_reply_to not in out.references:
         out.references.append(out.in_reply_to)
-    out.auto = _is_automatic(msg, out, defects)
+    out.auto = _is_automatic(msg, out)
     try:
         _walk(msg, out, depth, in_alternative=False)
     except RecursionError:
@@ -283,7 +283,7 @@ def _first_msgid(value: str) -> str:
     return value[:500] if value and " " not in value else ""
 
 
-def _is_automatic(msg: Message, parsed: ParsedMessage, defects: list[str]) -> bool:
+def _is_automatic(msg: Message, parsed: ParsedMessage) -> bool:
     """Auto-replies, bounces and delivery reports: they never create links by themselves."""
     auto_submitted = _raw_header(msg, "auto-submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":

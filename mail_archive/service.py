@@ -6,16 +6,15 @@ is indistinguishable from one that does not exist. Views and the API call these 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User, utcnow
 from crm.permissions import load_visible, visible
-from crm.services.records import write_outbox
+from crm.services.records import MAX_PER_PAGE, Page, write_outbox
 from crm.timeline import TimelineEntry, register_source
 from mail_archive.models import (
     DIRECTIONS,
@@ -27,18 +26,8 @@ from mail_archive.models import (
 )
 
 RECORD_MODELS: dict[str, type] = {"partner": Partner, "person": Person, "deal": Deal}
-
-
-@dataclass
-class MessagePage:
-    total: int
-    items: list[Message]
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+# A list shows no bodies: they can be megabytes each.
+LIST_COLUMNS_ONLY = (defer(Message.body_text), defer(Message.body_html))
 
 
 def _linked_to(record_type: str, record_id: int) -> ColumnElement[bool]:
@@ -68,7 +57,7 @@ def list_messages(
     sort: str = "",
     page: int = 1,
     per_page: int = 50,
-) -> MessagePage:
+) -> Page[Message]:
     """Newest first unless ``sort`` (date, subject or from; ``-`` before it: descending) says
     otherwise; filtered by what the user may see, the records asked for, ``direction`` (in,
     out) and ``text`` in the subject, sender or an address. ValidationError for a sort key or
@@ -103,14 +92,14 @@ def list_messages(
     if status:
         conditions.append(Message.status == status)
     page = max(1, page)
-    per_page = min(max(1, per_page), 500)
+    per_page = min(max(1, per_page), MAX_PER_PAGE)
     total = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
     items = list(
         session.scalars(
             select(Message)
             .where(*conditions)
             .options(
-                selectinload(Message.attachments),
+                *LIST_COLUMNS_ONLY,
                 selectinload(Message.links).selectinload(MessageLink.partner),
             )
             .order_by(*_order(sort))
@@ -118,7 +107,7 @@ def list_messages(
             .limit(per_page)
         )
     )
-    return MessagePage(total, items, page, per_page)
+    return Page(items, total, page, per_page)
 
 
 def _order(sort: str) -> list[Any]:
@@ -152,24 +141,12 @@ def load_attachment(session: Session, user: User, message_id: int, position: int
     return row
 
 
-def attachment_by_cid(session: Session, user: User, message_id: int, content_id: str) -> Attachment:
-    row = session.scalars(
-        select(Attachment).where(
-            Attachment.message_id == message_id,
-            Attachment.content_id == content_id,
-            visible(user, Attachment),
-        )
-    ).first()
-    if row is None:
-        raise NotFound("no such inline image")
-    return row
-
-
 def thread_of(session: Session, user: User, message: Message) -> list[Message]:
     """The visible messages of the message's thread, oldest first."""
     return list(
         session.scalars(
             select(Message)
+            .options(defer(Message.body_html))  # the thread shows the start of each text
             .where(
                 Message.thread_key == message.thread_key,
                 Message.status != "dismissed",
@@ -180,30 +157,32 @@ def thread_of(session: Session, user: User, message: Message) -> list[Message]:
     )
 
 
-def triage_queue(session: Session, user: User, page: int = 1, per_page: int = 50) -> MessagePage:
+def _triage(user: User) -> list[ColumnElement[bool]]:
     """Mail that came through an explicit channel and matched nothing: the user's own (every
     user's for an admin)."""
     conditions = [Message.status == "triage"]
     if user.role != "admin":
         conditions.append(Message.owner_id == user.id)
-    total = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
+    return conditions
+
+
+def triage_queue(session: Session, user: User, page: int = 1, per_page: int = 50) -> Page[Message]:
+    page = max(1, page)
     items = list(
         session.scalars(
             select(Message)
-            .where(*conditions)
+            .options(*LIST_COLUMNS_ONLY)
+            .where(*_triage(user))
             .order_by(Message.sort_at.desc(), Message.id.desc())
-            .offset((max(1, page) - 1) * per_page)
+            .offset((page - 1) * per_page)
             .limit(per_page)
         )
     )
-    return MessagePage(total, items, max(1, page), per_page)
+    return Page(items, triage_count(session, user), page, per_page)
 
 
 def triage_count(session: Session, user: User) -> int:
-    conditions = [Message.status == "triage"]
-    if user.role != "admin":
-        conditions.append(Message.owner_id == user.id)
-    return session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
+    return session.scalar(select(func.count()).select_from(Message).where(*_triage(user))) or 0
 
 
 def add_link(

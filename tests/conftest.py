@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from crm.bootstrap import initialize
 from crm.db import Database
@@ -187,3 +188,9 @@ def compiled_translations() -> None:
 
 
 from tests.servers.fixtures import *  # noqa: E402, F403  (dovecot, imap_user, smtp_server)
+
+
+def count(database: Database, model: type) -> int:
+    """Rows of a table, read outside any test transaction."""
+    with database.session(write=False) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)

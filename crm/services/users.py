@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
@@ -188,8 +188,17 @@ def user_for_token(session: Session, token: str) -> User:
     )
     if row is None or not row.user.active:
         raise AuthenticationFailed("invalid API token")
-    row.last_used_at = utcnow()
     return row.user
+
+
+def record_token_use(session: Session, token: str) -> None:
+    """When the token was last used (shown to its owner); its own small unit of work, so that
+    a read-only request stays read-only."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == token_digest(token))
+        .values(last_used_at=utcnow())
+    )
 
 
 def list_users(session: Session) -> list[User]:

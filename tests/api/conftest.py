@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from crm.db import Database
@@ -79,11 +78,6 @@ def partner_a(api: Api) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.get_json()
     return dict(response.get_json())
-
-
-def count(database: Database, model: type) -> int:
-    with database.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def group_id(user: User) -> int:

@@ -8,8 +8,8 @@ import pytest
 
 from crm.db import Database
 from crm.models import Activity
-from tests.api.conftest import Api, ApiFor, count
-from tests.conftest import World
+from tests.api.conftest import Api, ApiFor
+from tests.conftest import World, count
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 
 from crm.db import Database
 from crm.models import Activity, Deal, Partner, Person, User
-from tests.api.conftest import Api, ApiFor, count, group_id
-from tests.conftest import World
+from tests.api.conftest import Api, ApiFor, group_id
+from tests.conftest import World, count
 
 Body = dict[str, Any]
 Ctx = dict[str, int]

@@ -60,6 +60,11 @@ def fill_mailbox(dovecot: Dovecot, user: ImapUser) -> tuple[set[str], set[str]]:
     return expected, private
 
 
+def stored_count(database: Database) -> int:
+    with database.session(write=False) as s:
+        return int(s.scalar(select(func.count()).select_from(Message)) or 0)
+
+
 def run_sync(settings: Settings) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -102,14 +107,24 @@ def test_sigkill_during_a_2000_message_sync_loses_and_doubles_nothing(
     rng = random.Random(11)
     kills = 0
     while kills < MAX_KILLS:
+        before = stored_count(database)
         process = run_sync(settings)
-        time.sleep(rng.uniform(0.2, 1.5))
+        # kill only once this run has stored something (not while the interpreter starts),
+        # at a random moment after that: mid-batch, mid-commit, between folders
+        deadline = time.monotonic() + 60
+        while stored_count(database) == before and process.poll() is None:
+            assert time.monotonic() < deadline, "the sync stored nothing within a minute"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.4))
         if process.poll() is not None:
             process.communicate()
             break
         os.kill(process.pid, signal.SIGKILL)
         process.communicate()
-        kills += 1
+        if stored_count(database) < len(expected):
+            kills += 1  # killed with mail still to store (not in the last moments of the run)
+        else:
+            break
     final = run_sync(settings)
     output = final.communicate(timeout=600)[0].decode()
     assert final.returncode == 0, output

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from email.header import Header
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.blobs import BlobStore
 from crm.db import Database
@@ -22,7 +22,7 @@ from crm.services.persons import persons
 from mail_archive import service
 from mail_archive.ingest import IngestResult, Source
 from mail_archive.models import Message, MessageLink, MessageSource
-from tests.conftest import World
+from tests.conftest import World, count
 from tests.mail_archive.conftest import Dossier, Ingest, imap_source, upload_source
 from tests.mailfactory import make_mail
 
@@ -112,11 +112,6 @@ def stored(db: Database, result: IngestResult) -> Message:
         _ = m.links
         s.expunge_all()
         return m
-
-
-def count(db: Database, model: type) -> int:
-    with db.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def filed(result: IngestResult, db: Database) -> set[tuple[str, str]]:

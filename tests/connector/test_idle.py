@@ -145,5 +145,6 @@ def test_watchers_follow_removed_accounts_and_survive_a_dead_server(
         delete_account(s, load_account(s, world.sales_a, live_id))
     scheduler.request(dead_id)  # the next pass notices the removal
     eventually(lambda: not scheduler.push_state(live_id), "the removed account forgotten")
+    assert watchers
     eventually(lambda: all(not w.alive for w in watchers), "its watchers stopped")
     assert scheduler.thread.is_alive()

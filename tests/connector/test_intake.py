@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import selectinload
 
 from connector.intake import AHEAD, PARSE_CHUNK, file_paths, parse_ahead
@@ -23,7 +23,7 @@ from crm.db import Database
 from crm.services.deals import deals
 from crm.settings import Settings
 from mail_archive.models import Message, MessageSource, target_of
-from tests.conftest import World
+from tests.conftest import World, count
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
 
@@ -63,11 +63,6 @@ def stored(database: Database) -> dict[str, Message]:
             select(Message).options(selectinload(Message.links), selectinload(Message.sources))
         ).all()
         return {m.internet_id: m for m in rows}
-
-
-def count(database: Database, model: type[Message] | type[MessageSource]) -> int:
-    with database.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def links_of(message: Message) -> set[tuple[str, str]]:
@@ -213,6 +208,7 @@ def test_a_large_folder_is_parsed_in_worker_processes_stored_once_and_committed_
     assert report.counts == Counter(archived=200, triaged=50)
     assert len(report.message_ids) == total == len(set(report.message_ids))
     assert commits >= -(-total // batch)  # one commit per batch at least
+    assert commits < total // 10  # ... and not one per message
     messages = stored(database)
     assert set(messages) == expected
     assert count(database, MessageSource) == total

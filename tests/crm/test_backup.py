@@ -145,6 +145,7 @@ def populate(db: Database, settings: Settings) -> None:
     (settings.index_dir / "MAIN_1.toc").write_bytes(b"\x00index toc\x01")
     (settings.index_dir / "MAIN_abc.seg").write_bytes(os.urandom(2048))
     settings.secret_key_file.write_text("secret-from-before\n")
+    settings.mail_key_file.write_text("mail-key-from-before\n")
 
 
 @pytest.fixture
@@ -190,6 +191,7 @@ def test_round_trip_replaces_altered_data_exactly(
     (settings.blob_dir / "new-after-backup").write_bytes(b"x")
     (settings.index_dir / "MAIN_1.toc").write_bytes(b"changed")
     settings.secret_key_file.write_text("secret-after\n")
+    settings.mail_key_file.write_text("mail-key-after\n")
     assert snapshot(database) != before
 
     summary = restore(settings, archive)
@@ -198,6 +200,7 @@ def test_round_trip_replaces_altered_data_exactly(
     assert snapshot(database) == before
     assert files(settings) == before_files
     assert settings.secret_key_file.read_text() == "secret-from-before\n"
+    assert settings.mail_key_file.read_text() == "mail-key-from-before\n"  # stored passwords
     assert not [p for p in settings.home.parent.iterdir() if p.name.startswith(".")]
     # New rows get fresh ids after the restore (PostgreSQL sequences were reset).
     with database.session() as s:
@@ -409,6 +412,7 @@ def test_restore_into_a_fresh_data_directory(
         restored.dispose()
     assert files(fresh) == before_files
     assert fresh.secret_key_file.read_text() == "secret-from-before\n"
+    assert fresh.mail_key_file.read_text() == "mail-key-from-before\n"
 
 
 def test_a_damaged_database_in_the_archive_is_refused_and_nothing_changes(

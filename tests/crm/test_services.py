@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.db import Database
 from crm.errors import Conflict, ValidationError
@@ -17,12 +17,7 @@ from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.records import ListQuery
 from crm.timeline import partner_timeline
-from tests.conftest import World
-
-
-def count(db: Database, model: type) -> int:
-    with db.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+from tests.conftest import World, count
 
 
 def test_bad_partner_input_lists_every_bad_field_and_stores_nothing(

@@ -13,14 +13,9 @@ from crm.blobs import BlobStore
 from crm.db import Database
 from mail_archive.ingest import Archive, IngestResult
 from mail_archive.models import Attachment, Message, MessageLink, MessageSource
-from tests.conftest import World, corpora_dir
+from tests.conftest import World, corpora_dir, count
 from tests.mail_archive.conftest import Dossier, Ingest, imap_source, upload_source
 from tests.mailfactory import make_mail
-
-
-def count(db: Database, model: type) -> int:
-    with db.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def message(db: Database, message_id: int) -> Message:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
 
 from crm.db import Database
 from crm.services.activities import activities
@@ -50,11 +49,6 @@ def dossier(database: Database, world: World) -> Dossier:
             s, world.sales_a, {"kind": "call", "title": "Úvodní hovor", "deal_id": d.id}
         )
     return Dossier(partner=p.id, person=person.id, deal=d.id, activity=a.id)
-
-
-def count(database: Database, model: type) -> int:
-    with database.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def field_error(page: str, field_id: str) -> str | None:

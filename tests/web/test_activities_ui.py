@@ -12,8 +12,8 @@ from crm.db import Database
 from crm.models import Activity
 from crm.services.activities import activities
 from crm.services.partners import partners
-from tests.conftest import World, login, post_form
-from tests.web.conftest import Dossier, count, field_error, flashes, text
+from tests.conftest import World, count, login, post_form
+from tests.web.conftest import Dossier, field_error, flashes, text
 
 
 def test_create_from_a_deal_show_edit_delete(

@@ -12,8 +12,8 @@ from crm.db import Database
 from crm.models import CodebookEntry, CustomField, Group, OwnerCompany, Partner, User
 from crm.services import codebooks
 from crm.services.partners import partners
-from tests.conftest import World, login, post_form
-from tests.web.conftest import count, flashes, text
+from tests.conftest import World, count, login, post_form
+from tests.web.conftest import flashes, text
 
 
 def entry(database: Database, codebook: str, label: str) -> CodebookEntry:

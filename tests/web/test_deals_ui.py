@@ -14,8 +14,8 @@ from crm.services import codebooks
 from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
-from tests.conftest import World, login, post_form
-from tests.web.conftest import Dossier, count, field_error, flashes, text
+from tests.conftest import World, count, login, post_form
+from tests.web.conftest import Dossier, field_error, flashes, text
 
 
 def entry_id(database: Database, codebook: str, label: str) -> int:

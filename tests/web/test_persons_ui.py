@@ -10,8 +10,8 @@ from crm.models import Person
 from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
-from tests.conftest import World, login, post_form
-from tests.web.conftest import Dossier, count, field_error, flashes, text
+from tests.conftest import World, count, login, post_form
+from tests.web.conftest import Dossier, field_error, flashes, text
 
 
 def test_create_from_the_partner_page_show_edit_delete(

@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 
 from crm.errors import AuthenticationFailed
 from crm.models import User
-from crm.services.users import user_for_token
+from crm.services.users import record_token_use, user_for_token
 from web import db
 
 REALM = 'Bearer realm="Dossier API"'
@@ -47,9 +47,12 @@ def bearer_token() -> str:
 def authenticate() -> None:
     if not is_api_request():
         return
-    session = db.session()
-    g.api_user = user_for_token(session, bearer_token())
-    db.commit()  # the token's last use
+    token = bearer_token()
+    # first, before this request's own transaction begins (a writing request's would hold
+    # SQLite's write lock); an unknown token changes no row
+    with db.database().session() as s:
+        record_token_use(s, token)
+    g.api_user = user_for_token(db.session(), token)
 
 
 def challenge(response: Response) -> Response:

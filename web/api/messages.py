@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from connector.intake import MAX_MESSAGE_BYTES, file_raw
+from connector.intake import file_raw, filing_archive
 from crm.errors import DossierError, ValidationError
 from mail_archive import service
 from mail_archive.models import LINK_TYPES, STATUSES, Message
@@ -20,11 +20,6 @@ from web.files import blob_store, send_blob
 class UnsupportedMediaType(DossierError):
     code = "unsupported_media_type"
     status = 415
-
-
-class TooLarge(DossierError):
-    code = "too_large"
-    status = 413
 
 
 def optional_id(name: str) -> int | None:
@@ -87,15 +82,12 @@ def create() -> ResponseReturnValue:
     ctype = (request.mimetype or "").lower()
     if ctype != "message/rfc822":
         raise UnsupportedMediaType("send the raw message with Content-Type: message/rfc822")
-    if request.content_length and request.content_length > MAX_MESSAGE_BYTES:
-        raise TooLarge(f"a message may have at most {MAX_MESSAGE_BYTES // 2**20} MB")
     reject_unknown(request.args, {"partner_id", "deal_id"})
     partner_id, deal_id = optional_id("partner_id"), optional_id("deal_id")
     raw = request.get_data(cache=False)
     session, user = db.session(), api_user()
-    result = file_raw(
-        session, blob_store(), user, raw, kind="api", partner_id=partner_id, deal_id=deal_id
-    )
+    archive = filing_archive(session, blob_store())
+    result = file_raw(archive, user, raw, kind="api", partner_id=partner_id, deal_id=deal_id)
     db.commit()
     assert result.message_id is not None  # explicit channel: always stored
     message = service.load_message(session, user, result.message_id)

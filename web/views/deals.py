@@ -17,7 +17,7 @@ from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
-from mail_archive.service import counterpart, list_messages
+from mail_archive.service import list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -29,7 +29,9 @@ bp = Blueprint("deals", __name__, url_prefix="/deals")
 
 def partner_choices(user: User) -> list[tuple[int, str]]:
     page = partners.list(
-        db.session(), user, ListQuery({"status": "active"}, sort="name", per_page=500)
+        db.session(),
+        user,
+        ListQuery({"status": "active"}, sort="name", per_page=500, with_total=False),
     )
     return [(p.id, p.name) for p in page.items]
 
@@ -55,7 +57,6 @@ def show(deal_id: int) -> ResponseReturnValue:
             session, user, ListQuery({"deal_id": str(deal_id)}, sort="-created_at", per_page=200)
         ).items,
         mail=list_messages(session, user, deal_id=deal_id, per_page=20),
-        counterpart=counterpart,
     )
 
 

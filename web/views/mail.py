@@ -12,6 +12,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -23,12 +24,13 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from connector import accounts as account_service
-from connector.intake import file_raw
+from connector.intake import file_raw, filing_archive
 from crm.blobs import BlobNotFound
-from crm.errors import Conflict, DossierError, NotFound, ValidationError
+from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
 from crm.services.deals import deals
-from crm.services.records import ListQuery
+from crm.services.persons import persons
+from crm.services.records import ListQuery, is_small_number
 from mail_archive import service
 from mail_archive.models import Message
 from web import db
@@ -48,20 +50,24 @@ BODY_CSP = (
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return int(raw) if is_small_number(raw) and 0 < int(raw) < 100_000 else 1
 
 
 def deal_choices(user: User) -> list[tuple[int, str]]:
-    page = deals.list(db.session(), user, ListQuery({"status": "open"}, sort="title", per_page=500))
+    page = deals.list(
+        db.session(),
+        user,
+        ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False),
+    )
     return [(d.id, f"{d.title} — {d.partner.name}") for d in page.items]
 
 
 @bp.app_context_processor
-def triage_badge() -> dict[str, Any]:
+def mail_helpers() -> dict[str, Any]:
+    """For every template: the triage count of the menu, and who a message is with."""
+
     def count() -> int:
         """Asked by the menu and the mail tabs: counted once per request."""
-        from flask import g
-
         from web.security import current_user
 
         if "triage_count" not in g:
@@ -69,7 +75,7 @@ def triage_badge() -> dict[str, Any]:
             g.triage_count = service.triage_count(db.session(), user) if user else 0
         return int(g.triage_count)
 
-    return {"triage_count": count}
+    return {"triage_count": count, "counterpart": service.counterpart}
 
 
 @bp.get("/")
@@ -96,7 +102,6 @@ def index() -> ResponseReturnValue:
     return render_template(
         "mail/list.html",
         page=page,
-        counterpart=service.counterpart,
         filed_to=service.filed_to,
         filter_errors=errors,
     ), 400 if errors else 200
@@ -107,12 +112,12 @@ def index() -> ResponseReturnValue:
 def triage() -> ResponseReturnValue:
     user = require_user()
     page = service.triage_queue(db.session(), user, page=page_number())
+    g.triage_count = page.total  # the menu's badge: counted once
     return render_template(
         "mail/triage.html",
         page=page,
         partners=partner_choices(user),
         deals=deal_choices(user),
-        counterpart=service.counterpart,
     )
 
 
@@ -132,9 +137,12 @@ def file_message(message_id: int) -> ResponseReturnValue:
     except ValidationError:
         flash(_("Choose a partner or a deal to file the message to."), "error")
         return redirect(url_for("mail.triage"))
+    except NotFound:  # deleted meanwhile, or not the user's to see
+        flash(_("No such partner or deal."), "error")
+        return redirect(url_for("mail.triage"))
     db.commit()
     flash(_("Filed: %(subject)s", subject=message.subject or _("(no subject)")), "success")
-    return redirect(request.form.get("next") or url_for("mail.triage"))
+    return redirect(url_for("mail.triage"))
 
 
 @bp.post("/<int:message_id>/dismiss")
@@ -160,17 +168,12 @@ def upload() -> ResponseReturnValue:
         if not files:
             errors["files"] = _("Choose one or more .eml files.")
         session = db.session()
+        archive = filing_archive(session, blob_store())  # one per request, not per file
         for f in files:
             raw = f.read()
             try:
                 result = file_raw(
-                    session,
-                    blob_store(),
-                    user,
-                    raw,
-                    kind="upload",
-                    partner_id=partner_id,
-                    deal_id=deal_id,
+                    archive, user, raw, kind="upload", partner_id=partner_id, deal_id=deal_id
                 )
             except NotFound:
                 errors["partner_id"] = _("No such partner or deal.")
@@ -206,7 +209,6 @@ def show(message_id: int) -> ResponseReturnValue:
         thread=thread if len(thread) > 1 else [],
         partners=partner_choices(user),
         deals=deal_choices(user),
-        counterpart=service.counterpart,
         can_send=can_send,
         link_name=_link_name,
     )
@@ -491,16 +493,14 @@ def compose() -> ResponseReturnValue:
 
 
 def _compose_defaults(session: Session, user: User, original: Message | None) -> dict[str, Any]:
-    from crm.permissions import load_visible
-
     values: dict[str, Any] = {}
     person_id = request.args.get("person_id", type=int)
     if person_id:
         try:
-            person = load_visible(session, user, Person, person_id)
-        except DossierError:
-            person = None
-        if person is not None:
+            person = persons.get(session, user, person_id)
+        except NotFound:  # a stale link: an empty form
+            pass
+        else:
             values["to"] = ", ".join(person.emails[:1])
             values["partner_id"] = person.partner_id
     if request.args.get("deal_id", type=int):

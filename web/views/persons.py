@@ -10,7 +10,7 @@ from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
-from mail_archive.service import counterpart, list_messages
+from mail_archive.service import list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -41,7 +41,6 @@ def show(person_id: int) -> ResponseReturnValue:
         activities=history,
         specs=form_specs(persons),
         mail=mail,
-        counterpart=counterpart,
     )
 
 

@@ -20,7 +20,9 @@ DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 
 
 class AccountError(DossierError):
-    """The account cannot be used as configured (shown on its page, never stops the others)."""
+    """The account cannot be used as configured (shown on its page, never stops the others).
+    The message is for the account's user: what to act on, never a raw socket error
+    (connector.network words connection failures)."""
 
     code = "account"
     status = 502
@@ -75,6 +77,9 @@ def add_account(session: Session, settings: Settings, data: AccountInput) -> Mai
         errors["user"] = f"no user {data.user_email}"
     if data.smtp_security not in SECURITIES:
         errors["smtp_security"] = "must be tls, starttls or none"
+    if data.smtp_port is not None and not 1 <= data.smtp_port <= 65535:
+        errors["smtp_port"] = "must be between 1 and 65535"
+    errors.update(_server_errors(settings, data, port))
     if errors:
         raise ValidationError(errors)
     assert user is not None
@@ -98,6 +103,30 @@ def add_account(session: Session, settings: Settings, data: AccountInput) -> Mai
     session.add(account)
     session.flush()
     return account
+
+
+def _server_errors(settings: Settings, data: AccountInput, port: int) -> dict[str, str]:
+    """The administrator's rule on mail servers (connector.network), for the IMAP and the
+    SMTP server; checked again on the resolved addresses at every connection."""
+    from connector.network import HostNotAllowed, MailHostRule
+
+    errors: dict[str, str] = {}
+    try:
+        rule = MailHostRule.of(settings)
+    except HostNotAllowed as exc:
+        return {"host": exc.message}
+    servers = [("host", data.host.strip(), port)]
+    if data.smtp_host.strip():
+        smtp_port = data.smtp_port or (465 if data.smtp_security == "tls" else 587)
+        servers.append(("smtp_host", data.smtp_host.strip(), smtp_port))
+    for field_name, host, server_port in servers:
+        if not host or any(c.isspace() for c in host) or not 1 <= server_port <= 65535:
+            continue  # reported above
+        try:
+            rule.check_name(host, server_port)
+        except HostNotAllowed as exc:
+            errors[field_name] = exc.message
+    return errors
 
 
 def accounts_of(session: Session, user: User) -> list[MailAccount]:

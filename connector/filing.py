@@ -14,6 +14,14 @@ In this order, the first rule that finds something decides:
 Auto-replies, bounces and delivery reports get no links from rules 2-5.
 A deal link made by rules 1-2 brings its partner's link, a person link by rule 4 its partner's;
 the thread copies the parent's links as they are.
+
+Every rule acts on behalf of the source's user (the account's owner, the uploader) and links only
+to records that user may see (``crm.permissions.visible``, through ``Sight``): a tag naming a deal
+they cannot see is a tag of no deal, a thread is followed only through messages they see, an
+address or domain of a partner they cannot see matches nothing; a shared deal of a partner they
+cannot see is linked without its partner. A source without a user gets no links at all. What a
+user sees is read once per pass (the partners' ids; deals as tags ask for them), like the
+directory, so bulk ingest asks nothing per message that it did not ask before.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from crm.models import Deal, Partner, PartnerDomain, Person
+from crm.models import Deal, Partner, PartnerDomain, Person, User
+from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
 from mail_archive.ingest import Identity, LinkSpec, Source
 from mail_archive.models import Message, MessageLink, split_target
@@ -33,7 +42,6 @@ from mail_archive.parse import Address, ParsedMessage
 
 DEAL_TAG = re.compile(r"\[D-(\d{1,9})\]", re.IGNORECASE)
 # Built once: these run for every message of a bulk ingest.
-_PARTNER_OF_DEAL = select(Deal.partner_id).where(Deal.id == bindparam("deal_id"))
 # Every archived message of the thread with its links (removed ones too: they decide as well).
 _THREAD_LINKS = (
     select(Message.internet_id, MessageLink.target, MessageLink.removed)
@@ -50,13 +58,16 @@ class Directory:
     partner_emails: dict[str, list[int]] = field(default_factory=dict)
     domains: dict[str, list[int]] = field(default_factory=dict)
     public: frozenset[str] = frozenset()
+    partner_of_person: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session) -> Directory:
         persons: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
+        partner_of_person: dict[int, int] = {}
         for pid, partner_id, emails in session.execute(
             select(Person.id, Person.partner_id, Person.emails)
         ):
+            partner_of_person[pid] = partner_id
             for e in emails or []:
                 persons[e.strip().lower()].append((pid, partner_id))
         partner_emails: defaultdict[str, list[int]] = defaultdict(list)
@@ -73,19 +84,81 @@ class Directory:
             dict(partner_emails),
             dict(domains),
             public_mail_domains(session),
+            partner_of_person,
         )
 
 
+@dataclass
+class Sight:
+    """What one user may see, as far as the filing rules ask, read once per pass: the ids of
+    the partners (None: all, an admin), and the deals asked about so far (deal -> its partner,
+    None when the user cannot see the deal)."""
+
+    user_id: int
+    partners: frozenset[int] | None
+    deals: dict[int, int | None] = field(default_factory=dict)
+    _thread: Select[str, str, bool] | None = None
+
+    @classmethod
+    def load(cls, session: Session, user: User) -> Sight:
+        if user.role == "admin":
+            return cls(user.id, None)
+        ids = session.scalars(select(Partner.id).where(visible(user, Partner)))
+        return cls(user.id, frozenset(ids))
+
+    def partner(self, partner_id: int | None) -> bool:
+        if partner_id is None:
+            return False
+        return self.partners is None or partner_id in self.partners
+
+    def deal(self, session: Session, deal_id: int) -> tuple[bool, int | None]:
+        """(the user sees the deal, its partner if they see that too)."""
+        if deal_id not in self.deals:
+            user = session.get(User, self.user_id)
+            found = None
+            if user is not None:
+                found = session.execute(
+                    select(Deal.partner_id).where(Deal.id == deal_id, visible(user, Deal))
+                ).first()
+            self.deals[deal_id] = found[0] if found else None
+            if found is None:
+                return False, None
+        elif self.deals[deal_id] is None:
+            return False, None
+        partner_id = self.deals[deal_id]
+        return True, partner_id if self.partner(partner_id) else None
+
+    def thread_query(self, session: Session) -> Select[str, str, bool] | None:
+        """The thread's messages the user sees, with their links (built once per pass)."""
+        if self._thread is None:
+            user = session.get(User, self.user_id)
+            if user is None:
+                return None
+            self._thread = _THREAD_LINKS.where(visible(user, Message))
+        return self._thread
+
+
 class RuleFiler:
-    """The filer ``mail_archive.Archive`` asks; holds the directory of one pass."""
+    """The filer ``mail_archive.Archive`` asks; holds the directory of one pass and what each
+    user on whose behalf it files may see."""
 
     def __init__(self, directory: Directory | None = None) -> None:
         self._directory = directory
+        self._sights: dict[int, Sight | None] = {}
 
     def directory(self, session: Session) -> Directory:
         if self._directory is None:
             self._directory = Directory.load(session)
         return self._directory
+
+    def sight(self, session: Session, user_id: int | None) -> Sight | None:
+        """What the user may see (None: no such user; nothing then)."""
+        if user_id is None:
+            return None
+        if user_id not in self._sights:
+            user = session.get(User, user_id)
+            self._sights[user_id] = Sight.load(session, user) if user is not None else None
+        return self._sights[user_id]
 
     def __call__(
         self,
@@ -95,48 +168,59 @@ class RuleFiler:
         outgoing: bool,
         ours: Identity,
     ) -> list[LinkSpec]:
-        explicit = self._explicit(session, source)
+        sight = self.sight(session, source.user_id)
+        if sight is None:
+            return []  # nobody's mail: no rule may act for nobody
+        explicit = self._explicit(session, source, sight)
         if explicit:
             return explicit
         if parsed.auto:
             return []
-        for rule in (self._tag, self._thread):
-            found = rule(session, parsed)
-            if found:
-                return found
+        found = self._tag(session, parsed, sight) or self._thread(session, parsed, sight)
+        if found:
+            return found
         directory = self.directory(session)
         counterparts = _counterparts(parsed, outgoing, ours)
-        return _by_address(directory, counterparts) or _by_domain(directory, counterparts)
+        return _by_address(directory, counterparts, sight) or _by_domain(
+            directory, counterparts, sight
+        )
 
-    def _explicit(self, session: Session, source: Source) -> list[LinkSpec]:
+    def _explicit(self, session: Session, source: Source, sight: Sight) -> list[LinkSpec]:
+        """The channel's choice; channels check it (``connector.intake.check_choice``), and a
+        choice the user may not see is dropped here too."""
         links: list[LinkSpec] = []
         if source.deal_id:
-            partner_id = session.scalar(_PARTNER_OF_DEAL, {"deal_id": source.deal_id})
-            if partner_id is not None:
+            seen, partner_id = sight.deal(session, source.deal_id)
+            if seen:
                 links.append(LinkSpec("deal", source.deal_id, source.how))
+            if partner_id is not None:
                 links.append(LinkSpec("partner", partner_id, source.how))
-        if source.partner_id and all(
-            link.record_id != source.partner_id or link.record_type != "partner" for link in links
-        ):
+        if sight.partner(source.partner_id):
+            assert source.partner_id is not None
             links.append(LinkSpec("partner", source.partner_id, source.how))
-        return links
+        return _unique(links)
 
-    def _tag(self, session: Session, parsed: ParsedMessage) -> list[LinkSpec]:
+    def _tag(self, session: Session, parsed: ParsedMessage, sight: Sight) -> list[LinkSpec]:
         links: list[LinkSpec] = []
         for deal_id in dict.fromkeys(int(m) for m in DEAL_TAG.findall(parsed.subject)):
-            partner_id = session.scalar(_PARTNER_OF_DEAL, {"deal_id": deal_id})
-            if partner_id is not None:
+            seen, partner_id = sight.deal(session, deal_id)
+            if seen:
                 links.append(LinkSpec("deal", deal_id, "tag"))
+            if partner_id is not None:
                 links.append(LinkSpec("partner", partner_id, "tag"))
         return _unique(links)
 
-    def _thread(self, session: Session, parsed: ParsedMessage) -> list[LinkSpec]:
+    def _thread(self, session: Session, parsed: ParsedMessage, sight: Sight) -> list[LinkSpec]:
         """The links of the nearest archived message the reply refers to (its parent, else the
-        one before it, ...): a link a user removed there is not brought back by an older one."""
+        one before it, ...) among those the user sees: a link a user removed there is not
+        brought back by an older one; links to records the user cannot see are not copied."""
         if not parsed.references:
             return []
+        query = sight.thread_query(session)
+        if query is None:
+            return []
         by_message: dict[str, list[str]] = {}
-        rows = session.connection().execute(_THREAD_LINKS, {"references": parsed.references})
+        rows = session.connection().execute(query, {"references": parsed.references})
         for internet_id, target, removed in rows:
             targets = by_message.setdefault(internet_id, [])
             if target is not None and not removed:
@@ -145,7 +229,18 @@ class RuleFiler:
         nearest = next((r for r in reversed(parsed.references) if r in by_message), None)
         if nearest is None:
             return []
-        links = [LinkSpec(*split_target(t), "thread") for t in by_message[nearest]]
+        directory = self.directory(session)
+        links = []
+        for target in by_message[nearest]:
+            record_type, record_id = split_target(target)
+            if record_type == "partner":
+                seen = sight.partner(record_id)
+            elif record_type == "person":
+                seen = sight.partner(directory.partner_of_person.get(record_id))
+            else:
+                seen = sight.deal(session, record_id)[0]
+            if seen:
+                links.append(LinkSpec(record_type, record_id, "thread"))
         return _unique(links)
 
 
@@ -160,24 +255,27 @@ def _counterparts(parsed: ParsedMessage, outgoing: bool, ours: Identity) -> list
     return [a for a in dict.fromkeys(candidates) if not ours.owns(a)]
 
 
-def _by_address(directory: Directory, counterparts: list[Address]) -> list[LinkSpec]:
+def _by_address(directory: Directory, counterparts: list[Address], sight: Sight) -> list[LinkSpec]:
     links: list[LinkSpec] = []
     for a in counterparts:
         for person_id, partner_id in directory.persons.get(a.addr, []):
-            links.append(LinkSpec("person", person_id, "address"))
-            links.append(LinkSpec("partner", partner_id, "address"))
+            if sight.partner(partner_id):  # a person takes the rule of their partner
+                links.append(LinkSpec("person", person_id, "address"))
+                links.append(LinkSpec("partner", partner_id, "address"))
         for partner_id in directory.partner_emails.get(a.addr, []):
-            links.append(LinkSpec("partner", partner_id, "address"))
+            if sight.partner(partner_id):
+                links.append(LinkSpec("partner", partner_id, "address"))
     return _unique(links)
 
 
-def _by_domain(directory: Directory, counterparts: list[Address]) -> list[LinkSpec]:
+def _by_domain(directory: Directory, counterparts: list[Address], sight: Sight) -> list[LinkSpec]:
     links: list[LinkSpec] = []
     for a in counterparts:
         if a.domain in directory.public:
             continue
         for partner_id in directory.domains.get(a.domain, []):
-            links.append(LinkSpec("partner", partner_id, "domain"))
+            if sight.partner(partner_id):
+                links.append(LinkSpec("partner", partner_id, "domain"))
     return _unique(links)
 
 

@@ -29,17 +29,23 @@ from sqlalchemy.orm import Session
 from connector.accounts import AccountError, credentials
 from connector.filing import RuleFiler
 from connector.models import FolderState, MailAccount
+from connector.network import GuardedIMAPClient, connection_failure, login_failure
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.models import Partner, User, utcnow
 from crm.permissions import visible
 from crm.text import fold
 from mail_archive.ingest import Archive, Source
+from mail_archive.parse import parse
 
 log = logging.getLogger("dossier.sync")
 SENT_FLAG = b"\\Sent"
 BATCH = 50
 NETWORK_ERRORS = (IMAPClientError, OSError, socket.timeout, ssl.SSLError)
+READ_TIMEOUT = 60.0  # a large message may take a while once logged in
+# What the account's page says when a sync fails after the login (the reason is in the log).
+SYNC_BROKE_OFF = "the connection to the server broke off during the sync; the next pass retries"
+SYNC_FAILED = "the sync failed on the Dossier server; its log has the reason"
 
 
 @dataclass
@@ -80,19 +86,23 @@ class WatchedFolder:
 
 
 @contextmanager
-def connect(db: Database, account: MailAccount) -> Iterator[IMAPClient]:
-    """A logged-in client; AccountError with a readable reason when that fails."""
+def connect(
+    db: Database, account: MailAccount, *, read_timeout: float = READ_TIMEOUT
+) -> Iterator[IMAPClient]:
+    """A logged-in client; AccountError with a reason the user can act on when that fails
+    (connector.network: the allowed servers, DOSSIER_MAIL_TIMEOUT, the wording)."""
     secret = credentials(db.settings, account)
     try:
-        client = IMAPClient(
+        client = GuardedIMAPClient(
+            db.settings,
             account.host,
-            port=account.port,
-            ssl=account.security == "tls",
-            ssl_context=ssl.create_default_context(),
-            timeout=60,
+            account.port,
+            tls=account.security == "tls",
+            timeout=db.settings.mail_timeout,
+            read_timeout=read_timeout,
         )
-    except NETWORK_ERRORS as exc:
-        raise AccountError(f"cannot reach {account.host}:{account.port}: {exc}") from exc
+    except (AccountError, *NETWORK_ERRORS) as exc:
+        raise connection_failure(account.host, account.port, exc) from None
     try:
         if account.security == "starttls":
             client.starttls(ssl.create_default_context())
@@ -102,9 +112,7 @@ def connect(db: Database, account: MailAccount) -> Iterator[IMAPClient]:
             client.login(secret.username, secret.password)
     except NETWORK_ERRORS as exc:
         _close(client)
-        raise AccountError(
-            f"{account.host} refused the login of {account.username}: {exc}"
-        ) from exc
+        raise login_failure(account.host, account.port, account.username, exc) from None
     try:
         yield client
     finally:
@@ -183,11 +191,14 @@ class ImapSync:
                 filer = RuleFiler()
                 for folder in watched_folders(client, account):
                     report.folders.append(self._folder(client, account, folder, filer))
-        except (AccountError, *NETWORK_ERRORS) as exc:
-            report.error = str(exc) or type(exc).__name__
-        except Exception as exc:  # a bug or a database failure: logged, and the others go on
+        except AccountError as exc:  # worded for the user (connector.network)
+            report.error = exc.message
+        except NETWORK_ERRORS as exc:  # after the login: the raw reason goes to the log only
+            log.warning("sync of mail account %s broke off: %s", account.name, exc)
+            report.error = SYNC_BROKE_OFF
+        except Exception:  # a bug or a database failure: logged, and the others go on
             log.exception("sync of mail account %s failed", account.name)
-            report.error = f"unexpected error: {type(exc).__name__}: {exc}"
+            report.error = SYNC_FAILED
         with self.db.session() as s:
             row = s.get(MailAccount, self.account_id)
             if row is not None:
@@ -216,12 +227,15 @@ class ImapSync:
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
             fetched = client.fetch(batch, ["BODY.PEEK[]"])
+            # parsed before the write transaction begins: the lock is held for storing only
+            mails = {
+                uid: (bytes(raw), parse(bytes(raw)))
+                for uid in batch
+                if (raw := fetched.get(uid, {}).get(b"BODY[]")) is not None  # else expunged
+            }
             with self.db.session() as s:
                 archive = Archive(s, self.blobs, filer, extra_own=[account.username])
-                for uid in batch:
-                    raw = fetched.get(uid, {}).get(b"BODY[]")
-                    if raw is None:
-                        continue  # expunged between SEARCH and FETCH
+                for uid, (raw, parsed) in mails.items():
                     source = Source(
                         kind="imap",
                         key=f"imap:{account.id}:{folder.name}:{uidvalidity}:{uid}",
@@ -233,7 +247,7 @@ class ImapSync:
                         how="folder",
                         outgoing=folder.outgoing,
                     )
-                    report.count(archive.ingest(bytes(raw), source).status)
+                    report.count(archive.ingest(raw, source, parsed=parsed).status)
                 state = self._state(s, folder.name, uidvalidity)
                 state.last_uid = batch[-1]
                 state.messages_seen += len(batch)

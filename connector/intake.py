@@ -77,6 +77,14 @@ def explicit_source(
     )
 
 
+def read_upload(raw: bytes) -> ParsedMessage:
+    """An uploaded message checked and parsed: what a request does before its unit of work
+    begins, so that parsing a large message never holds the database's write lock (on SQLite
+    every other writer would wait for it). ValidationError if it is not mail."""
+    check_raw(raw)
+    return parse(raw)
+
+
 def file_raw(
     archive: Archive,
     user: User,
@@ -85,12 +93,17 @@ def file_raw(
     kind: str,
     partner_id: int | None = None,
     deal_id: int | None = None,
+    parsed: ParsedMessage | None = None,
 ) -> IngestResult:
     """One message filed by a user (upload, API); ValidationError if it is not mail, NotFound
-    if the chosen partner or deal is not theirs to see."""
+    if the chosen partner or deal is not theirs to see. ``parsed``: ``read_upload(raw)``, done
+    before the caller's unit of work began. The result names no message when the bytes are
+    those of a message the user may not see and they chose nothing of theirs to file it to:
+    the caller says so without naming it."""
     check_raw(raw)
     check_choice(archive.session, user, partner_id, deal_id)
-    return archive.ingest(raw, explicit_source(kind, user.id, raw, partner_id, deal_id))
+    source = explicit_source(kind, user.id, raw, partner_id, deal_id)
+    return archive.ingest(raw, source, parsed=parsed)
 
 
 @dataclass

@@ -24,13 +24,14 @@ def key_file(settings: Settings) -> Path:
 def _fernet(settings: Settings) -> Fernet:
     path = key_file(settings)
     if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.ensure_dirs()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process made it a moment ago
         else:
             with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), 0o600)  # whatever the umask
                 fh.write(Fernet.generate_key())
     return Fernet(path.read_bytes().strip())
 

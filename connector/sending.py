@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from connector.accounts import AccountError, credentials
 from connector.filing import RuleFiler
 from connector.intake import check_choice
 from connector.models import MailAccount
+from connector.network import GuardedSMTP, GuardedSMTP_SSL, connection_failure
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import DossierError, ValidationError
@@ -26,9 +28,13 @@ from crm.models import User
 from crm.permissions import load_visible
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
+from mail_archive.parse import safe_filename
 
 log = logging.getLogger("dossier.sending")
 MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
+_MSGID = re.compile(r"[!-;=?-~]{1,500}")  # printable ASCII without < > (RFC 5322 §3.6.4)
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class SendError(DossierError):
@@ -80,24 +86,36 @@ def build_message(
         raise ValidationError(errors)
     sender = account.username if "@" in account.username else user.email
     msg = EmailMessage()
-    msg["From"] = email.utils.formataddr((user.name, sender))
+    # Every header value on one line, whatever was typed, stored or decoded from a received
+    # message: a line break there would end the header and begin another (an injected Bcc).
+    msg["From"] = email.utils.formataddr((_one_line(user.name), sender))
     msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = draft.subject.strip()
+    msg["Subject"] = _one_line(draft.subject)
     msg["Date"] = email.utils.formatdate(localtime=True)
     msg["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2] or None)
-    if original is not None and original.internet_id:
+    if original is not None and _MSGID.fullmatch(original.internet_id):
         msg["In-Reply-To"] = f"<{original.internet_id}>"
-        refs = [*original.references, original.internet_id]
+        refs = [r for r in [*original.references, original.internet_id] if _MSGID.fullmatch(r)]
         msg["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
     msg.set_content(draft.body or "")
-    for name, ctype, data in draft.attachments:
-        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+    for position, (name, ctype, data) in enumerate(draft.attachments, start=1):
+        ctype = ctype.lower() if _MIME_TYPE.fullmatch(ctype.lower()) else "application/octet-stream"
+        maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(
-            data, maintype=maintype, subtype=subtype or "octet-stream", filename=name
+            data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=safe_filename(name, ctype, position),
         )
     return msg
+
+
+def _one_line(value: str) -> str:
+    """Control characters and white space of every kind (CR, LF, U+2028, NEL) as single
+    spaces."""
+    return " ".join(_CONTROLS.sub(" ", value).split())
 
 
 def send_draft(db: Database, user_id: int, draft: Draft) -> int:
@@ -137,17 +155,22 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
 
 
 def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
+    """Until the server has greeted and taken the login, every failure reads as
+    connector.network words it (no socket error text: it would map the network)."""
     secret = credentials(db.settings, account)
     port = account.smtp_port or (465 if account.smtp_security == "tls" else 587)
     context = ssl.create_default_context()
+    host, timeout = account.smtp_host, db.settings.mail_timeout
     try:
+        # connector.network: only allowed servers; the address checked is the one reached
         if account.smtp_security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                account.smtp_host, port, timeout=60, context=context
-            )
+            client: smtplib.SMTP = GuardedSMTP_SSL(db.settings, host, port, timeout, context)
         else:
-            client = smtplib.SMTP(account.smtp_host, port, timeout=60)
-        with client:
+            client = GuardedSMTP(db.settings, host, port, timeout)
+    except (AccountError, smtplib.SMTPException, OSError) as exc:
+        raise SendError(f"not sent: {connection_failure(host, port, exc).message}") from None
+    with client:
+        try:
             client.ehlo()
             if account.smtp_security == "starttls":
                 client.starttls(context=context)
@@ -156,13 +179,29 @@ def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
                 import base64
 
                 auth = f"user={secret.username}\x01auth=Bearer {secret.oauth_token}\x01\x01"
-                client.ehlo()
-                client.docmd("AUTH", "XOAUTH2 " + base64.b64encode(auth.encode()).decode())
+                code, reply = client.docmd(
+                    "AUTH", "XOAUTH2 " + base64.b64encode(auth.encode()).decode()
+                )
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, reply)
             elif secret.password and client.has_extn("auth"):
                 client.login(secret.username, secret.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            log.info("SMTP login of %s refused: %s", account.name, exc)
+            raise SendError("not sent: the server refused the user name or password") from None
+        except smtplib.SMTPNotSupportedError:
+            raise SendError(
+                "not sent: the server does not offer STARTTLS: choose TLS, or no security for "
+                "a server on your own network"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendError(f"not sent: {connection_failure(host, port, exc).message}") from None
+        if client.sock is not None:
+            client.sock.settimeout(60)  # logged in: a large message may take a while
+        try:
             client.send_message(msg)
-    except (smtplib.SMTPException, OSError, AccountError) as exc:
-        raise SendError(f"the mail server did not take the message: {exc}") from exc
+        except (smtplib.SMTPException, OSError) as exc:  # the server's own answer
+            raise SendError(f"the mail server did not take the message: {exc}") from exc
 
 
 def _append_to_sent(db: Database, account: MailAccount, raw: bytes) -> None:

@@ -16,6 +16,11 @@ the ``secret_key``. Both commands are safe while the server runs:
 The archive is written to a temporary file beside the target and renamed into place, so a
 failed backup never leaves a half-written FILE.
 
+Web sessions and failed logins (EPHEMERAL_TABLES) are left out, their tables kept empty: a
+restore must not bring back a session that was ended since, so everyone logs in again after a
+restore. API tokens are kept (scripts keep working); a token revoked after the backup comes back
+with a restore and must be revoked again.
+
 Restore checks the whole archive before it touches anything: a known manifest, only regular
 files and folders with safe relative paths (no absolute paths, no ``..``, no links or devices),
 a capped total size, row counts that match the manifest. It extracts beside the data directory,
@@ -68,7 +73,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crm.blobs import fsync_path
-from crm.bootstrap import initialize
+from crm.bootstrap import initialize, secure_data_dir
 from crm.db import Database, alembic_config
 from crm.errors import BadFile, Conflict, DossierError
 from crm.settings import Settings
@@ -83,6 +88,7 @@ MAX_MEMBERS = 5_000_000
 MAX_MANIFEST_BYTES = 1024 * 1024
 INSERT_BATCH = 1000
 VERSION_TABLE = "alembic_version"
+EPHEMERAL_TABLES = ("user_sessions", "login_failures")
 
 
 @dataclass
@@ -289,6 +295,7 @@ def backup(settings: Settings, path: str | os.PathLike[str]) -> str:
         # The archive holds password hashes and the secret key: only the owner may read it.
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as raw:
+            os.fchmod(raw.fileno(), 0o600)  # whatever the umask
             with tarfile.open(
                 fileobj=raw, mode="w:gz", compresslevel=6, format=tarfile.PAX_FORMAT
             ) as tar:
@@ -349,6 +356,7 @@ def _snapshot_sqlite(settings: Settings, dest: Path) -> Manifest:
         source.backup(copy, pages=-1)
     with closing(sqlite3.connect(dest)) as copy:
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file in the archive
+        _empty_ephemeral(copy)
         _check_integrity(copy, "the database snapshot")
         tables = _sqlite_counts(copy)
         revision = _sqlite_revision(copy)
@@ -360,6 +368,16 @@ def _snapshot_sqlite(settings: Settings, dest: Path) -> Manifest:
         tables=tables,
         dossier_version=_dossier_version(),
     )
+
+
+def _empty_ephemeral(conn: sqlite3.Connection) -> None:
+    """Delete the rows of EPHEMERAL_TABLES from a snapshot, overwriting them on disk."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.execute("PRAGMA secure_delete=ON")
+    for name in EPHEMERAL_TABLES:
+        if name in present:
+            conn.execute(f'DELETE FROM "{name}"')
+    conn.commit()
 
 
 def _check_integrity(conn: sqlite3.Connection, what: str) -> None:
@@ -418,7 +436,8 @@ def _write_rows(conn: Connection, folder: Path, kind: str, created: str) -> Mani
             raise DossierError(f"cannot back up the table {table.name!r}: odd name")
         count = 0
         with open(folder / f"{table.name}.jsonl", "w", encoding="utf-8") as out:
-            for row in dump_rows(conn, table):
+            rows = () if table.name in EPHEMERAL_TABLES else dump_rows(conn, table)
+            for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
                 count += 1
         tables[table.name] = count
@@ -519,7 +538,7 @@ def restore(
             ):
                 if present and (staging / member).is_file():
                     os.replace(staging / member, key)
-                    key.chmod(0o600)
+            secure_data_dir(settings)  # the archive's modes are not trusted: 0700/0600
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return (

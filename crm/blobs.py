@@ -10,6 +10,11 @@ commits (one ``syncfs`` of the blob file system on Linux, else an fsync of each 
 folder). So a committed row never points at a missing blob; an orphan blob after a crash is
 harmless and simply reused.
 
+Only the account running Dossier may read blobs (mail, attachments): folders are made 0700 and
+files 0600 whatever the umask. Writing bytes that are already stored touches the blob, so
+``dossier check`` (crm.blob_check) takes it for young and never removes a blob an upload still
+in progress counts on; ``register_blob_column`` names the columns whose rows keep blobs.
+
 The interface (batch().put, get, path) is what an S3-compatible store would implement later.
 """
 
@@ -23,8 +28,36 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+BLOB_COLUMNS: list[Any] = []
+
+
+def register_blob_column(column: Any) -> None:
+    """Name a mapped column that holds blob SHA-256s (a package's own tables, as
+    ``mail_archive.models`` does): ``dossier check`` keeps every blob such a row names and
+    reports those it names but the store lacks. An empty value names no blob."""
+    if not any(known is column for known in BLOB_COLUMNS):
+        BLOB_COLUMNS.append(column)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents as 0700 (umask or not); an existing one is
+    left as it is (``secure_data_dir`` fixes those)."""
+    missing = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue  # another writer made it a moment ago
+        os.chmod(folder, PRIVATE_DIR)
 
 
 class BlobNotFound(KeyError):
@@ -49,15 +82,21 @@ class BlobStore:
         return its SHA-256 and the path written, if it was."""
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
-        if target.exists():
+        try:
+            os.utime(target)  # present: young again, so `dossier check` leaves it be
+            return sha, None
+        except FileNotFoundError:
+            pass
+        except OSError:  # present but not ours to touch (a read-only store)
             return sha, None
         folder = target.parent
         if folder not in self._dirs:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(folder)
             self._dirs.add(folder)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), PRIVATE_FILE)
                 fh.write(data)
             os.replace(tmp, target)
         except BaseException:

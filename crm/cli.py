@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from crm.bootstrap import initialize
+from crm.bootstrap import initialize, secure_data_dir
 from crm.db import Database
 from crm.errors import DossierError
 from crm.models import ROLES
@@ -70,6 +70,7 @@ def init(admin_email: str | None, admin_password_env: str | None) -> None:
     settings = load_settings()
     password = password_from_env(admin_password_env)
     initialize(settings, admin_email, password).dispose()
+    secure_data_dir(settings)  # also what an older Dossier left readable to others
     click.echo(f"Data directory ready: {settings.home}")
 
 
@@ -135,6 +136,42 @@ def token_create(email: str, label: str) -> None:
     click.echo(value)
 
 
+@token.command("list")
+@click.argument("email")
+def token_list(email: str) -> None:
+    """List EMAIL's API tokens: id, created, last use, label (the values are not kept)."""
+    from crm.services.users import list_tokens, require_user
+
+    db = Database(load_settings())
+    try:
+        with db.session(write=False) as session:
+            rows = list_tokens(session, require_user(session, email))
+    finally:
+        db.dispose()
+    if not rows:
+        click.echo(f"{email} has no API tokens", err=True)
+    for row in rows:
+        last = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
+        created = row.created_at.isoformat(timespec="seconds")
+        click.echo(f"{row.id}\tcreated {created}\tlast used {last}\t{row.label}")
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+def token_revoke(token_id: int) -> None:
+    """Revoke the API token ID (see `dossier token list`): it stops working at once."""
+    from crm.services.users import revoke_token
+
+    db = Database(load_settings())
+    try:
+        with db.session() as session:
+            revoked = revoke_token(session, token_id)
+            owner = revoked.user.email
+    finally:
+        db.dispose()
+    click.echo(f"API token {token_id} of {owner} revoked")
+
+
 @main.group("import")
 def import_() -> None:
     """Import records from files."""
@@ -177,3 +214,54 @@ def restore(file: Path) -> None:
 
     summary = run_restore(load_settings(), file)
     click.echo(summary)
+
+
+@main.command()
+@click.option(
+    "--remove-orphans",
+    is_flag=True,
+    help="Delete the orphans: blobs no record names (left by a killed upload) and leftover "
+    "temporary files, when older than --min-age.",
+)
+@click.option(
+    "--min-age",
+    type=click.IntRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="MINUTES",
+    help="Younger orphans are kept: they may belong to an upload still in progress.",
+)
+def check(remove_orphans: bool, min_age: int) -> None:
+    """Verify every blob's SHA-256 against its name; list orphan blobs (no record names them)
+    and missing ones (a record names them, the store lacks them). Exits 1 while a problem
+    remains (orphans removed with --remove-orphans no longer count)."""
+    import datetime as dt
+
+    from crm.blob_check import check_blobs
+
+    db = initialize(load_settings())
+    try:
+        report = check_blobs(
+            db, remove_orphans=remove_orphans, min_age=dt.timedelta(minutes=min_age)
+        )
+    finally:
+        db.dispose()
+    for sha in report.damaged:
+        click.echo(f"damaged: {sha} (its bytes do not match its name: restore it from a backup)")
+    for sha, column in sorted(report.missing.items()):
+        click.echo(f"missing: {sha} (named by {column}: restore it from a backup)")
+    for path in report.orphans:
+        done = "removed" if path in report.removed else "orphan"
+        click.echo(f"{done}: {path} (no record names it)")
+    for path in report.strays:
+        click.echo(f"unknown file: {path} (not a blob; left alone)")
+    click.echo(
+        f"{report.checked} blobs checked: {len(report.damaged)} damaged, "
+        f"{len(report.missing)} missing, {len(report.orphans)} orphans"
+        + (f" ({len(report.removed)} removed)" if remove_orphans else "")
+        + (f", {report.young} younger than {min_age} minutes kept" if report.young else "")
+    )
+    if report.problems_left:
+        if report.orphans and not remove_orphans:
+            click.echo("`dossier check --remove-orphans` deletes the orphans.", err=True)
+        sys.exit(1)

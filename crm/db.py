@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.errors import Busy, DossierError, StorageFull
 from crm.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,16 +29,25 @@ def load_models() -> None:
         ep.load()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, start transactions (see _sqlite_begin): the
-    # module's own implicit BEGIN does not cover SAVEPOINT, so nested rollbacks would commit.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+# How long a statement waits for another writer's lock before it gives up (then the request
+# answers 503 with Retry-After, see database_error): SQLite's busy timeout, PostgreSQL's
+# lock_timeout.
+BUSY_TIMEOUT = 10.0
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Any:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, start transactions (see _sqlite_begin): the
+        # module's own implicit BEGIN does not cover SAVEPOINT, so nested rollbacks would commit.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return connect
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -55,16 +65,19 @@ WRITE_OPTION = "dossier_write"  # execution option: this connection's transactio
 class Database:
     """An engine and its session factory; one per process and settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.settings = settings
         url = settings.db_url
         if settings.is_sqlite:
             settings.home.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 10})
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine: Engine = create_engine(url, connect_args={"timeout": busy_timeout})
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout))
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            # A lock held elsewhere (a long import, a stuck transaction) fails the waiting
+            # statement after the timeout instead of hanging the request for ever.
+            timeout = f"-c lock_timeout={int(busy_timeout * 1000)}"
+            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"options": timeout})
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -95,6 +108,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# SQLite's result codes (sqlite3.Error.sqlite_errorname) and PostgreSQL's SQLSTATEs that mean
+# "another transaction is in the way: try again", and "the disk is full".
+BUSY_SQLITE = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization, deadlock
+FULL_SQLITE = frozenset({"SQLITE_FULL"})
+FULL_SQLSTATES = frozenset({"53100"})  # disk_full
+
+
+def database_error(exc: BaseException) -> DossierError | None:
+    """Busy or StorageFull for a driver error that says the database is locked (after the
+    session's own wait) or its disk is full, on either backend; None for any other error.
+    Both leave nothing written: the failing transaction is rolled back."""
+    orig = getattr(exc, "orig", None) or exc
+    name = getattr(orig, "sqlite_errorname", None)
+    state = getattr(orig, "sqlstate", None)
+    if name in BUSY_SQLITE or state in BUSY_SQLSTATES:
+        return Busy("the database is busy with another change; try again in a moment")
+    if name in FULL_SQLITE or state in FULL_SQLSTATES:
+        return StorageFull("the disk holding Dossier's database is full; nothing was saved")
+    return None
 
 
 def alembic_config(db: Database) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class DossierError(Exception):
     code = "error"
@@ -50,3 +52,30 @@ class BadFile(DossierError):
 
     code = "bad_file"
     status = 422
+
+
+class Busy(DossierError):
+    """The database stayed locked by another writer longer than the session waits: nothing was
+    written, and the same request will very likely succeed in a moment (503, Retry-After)."""
+
+    code = "busy"
+    status = 503
+    retry_after = 2
+
+
+class StorageFull(DossierError):
+    """The disk (or the user's quota) holding the database or the blobs is full: nothing was
+    written; an administrator has to make room (507 Insufficient Storage, RFC 4918 §11.5)."""
+
+    code = "storage_full"
+    status = 507
+
+
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def storage_error(exc: BaseException) -> StorageFull | None:
+    """StorageFull for an OSError that says the disk or quota is full, else None."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS:
+        return StorageFull("the disk holding Dossier's data is full; nothing was saved")
+    return None

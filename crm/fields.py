@@ -24,6 +24,8 @@ EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()/.-]{3,30}$")
 LIST_SPLIT_RE = re.compile(r"[,;\n\r]+")
+ISO_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+CZECH_DATE_RE = re.compile(r"^[0-9]{1,2}\.\s?[0-9]{1,2}\.\s?[0-9]{4}$")
 MAX_ID = 2**31 - 1  # ids are 32-bit on every backend
 
 
@@ -45,6 +47,9 @@ class FieldSpec:
     maximum: float | None = None
     help: str = ""
     default: Any = None
+    # What ``clean`` lets through, as a regular expression for the API's description (so
+    # clients learn the rule before they are refused; the schemathesis test checks the two agree).
+    pattern: str | None = None
     # Record-type rule on the parsed value: returns it (possibly normalised) or raises ValueError.
     clean: Callable[[Any], Any] | None = None
     # A rule that reads the database, e.g. the editable list of public mail domains.
@@ -134,11 +139,19 @@ def parse_date(value: Any) -> dt.date:
     if not isinstance(value, str):
         raise ValueError("must be a date (YYYY-MM-DD)")
     text = value.strip()
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d. %m. %Y"):
+    # ISO 8601 exactly (RFC 3339 full-date, what JSON clients and <input type=date> send), or
+    # the Czech way of typing one (1.2.2024, 1. 2. 2024); strptime alone would take 2024-1-5.
+    if ISO_DATE_RE.match(text):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            return dt.date.fromisoformat(text)
         except ValueError:
-            continue
+            raise ValueError("is not a day of the calendar") from None
+    if CZECH_DATE_RE.match(text):
+        day, month, year = (int(part) for part in re.split(r"\.\s?", text))
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            raise ValueError("is not a day of the calendar") from None
     raise ValueError("must be a date (YYYY-MM-DD)")
 
 
@@ -189,8 +202,10 @@ def parse_int(value: Any) -> int:
 def codebook_entry(session: Session, codebook: str, value: Any) -> CodebookEntry:
     """An active entry of ``codebook`` given by id or by label (case-insensitive)."""
     if (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.strip().isdigit()
+        isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
     ):
+        if not 0 < int(value) <= MAX_ID:  # a larger id would overflow the query, not match
+            raise ValueError("is not a value of this codebook")
         entry = session.get(CodebookEntry, int(value))
         if entry is not None and entry.codebook == codebook:
             return entry

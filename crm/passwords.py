@@ -21,22 +21,48 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
+    """Whether ``password`` matches ``stored``. It always costs one scrypt of today's strength,
+    also when there is nothing to compare with (an unknown user, one without a password, a
+    damaged hash): how long a login takes must not tell whether the account exists."""
+    parsed = _parse(stored)
+    if parsed is None:
+        _dummy_check(password)
         return False
+    n, r, p, salt, expected = parsed
     try:
-        _, n, r, p, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest)
         actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
+            password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=MAX_MEM
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, MemoryError):
+        _dummy_check(password)
         return False
     return hmac.compare_digest(actual, expected)
+
+
+MAX_MEM = 64 * 1024 * 1024  # scrypt's memory is 128*n*r bytes; today's strength needs 16 MiB
+DUMMY_SALT = bytes(16)
+
+
+def _parse(stored: str | None) -> tuple[int, int, int, bytes, bytes] | None:
+    if not stored or not stored.startswith("scrypt$"):
+        return None
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        return int(n), int(r), int(p), base64.b64decode(salt), base64.b64decode(digest)
+    except (ValueError, TypeError):
+        return None
+
+
+def _dummy_check(password: str) -> None:
+    """The work of a real check, its result thrown away."""
+    hashlib.scrypt(
+        password.encode("utf-8", "surrogatepass"),
+        salt=DUMMY_SALT,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        dklen=32,
+    )
 
 
 def new_token() -> str:

@@ -9,6 +9,13 @@ through it (``load_visible`` for one record, list queries by adding it to WHERE)
 that is not visible is indistinguishable from one that does not exist.
 Persons take the rule of their partner. Records of other packages (mail messages, documents)
 register a rule built from these with ``register_rule``, so ``visible`` stays the one function.
+
+Seeing a record is not owning it. ``may_assign`` says who may change who a record belongs to
+(its salesperson, group and private flag) and delete it: admins; managers, for the records of
+their groups; the record's own salesperson while a member of its group. A colleague who sees a
+shared record may edit it, but not take it over, hide it, hand it away or delete it.
+``may_be_salesperson`` says whom a record may be given to: a member of the record's group
+(admins: anyone).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from crm.errors import NotFound, PermissionDenied
-from crm.models import Activity, Deal, Partner, Person, User
+from crm.models import Activity, Deal, Partner, Person, Scoped, User
 
 ScopedModel = type[Partner] | type[Deal] | type[Activity]
 T = TypeVar("T")
@@ -69,3 +76,30 @@ def assignable_group(user: User, group_id: int | None) -> bool:
     if user.role == "admin":
         return True
     return group_id is not None and group_id in user.group_ids
+
+
+def may_assign(user: User, record: Scoped) -> bool:
+    """Whether ``user`` may change ``record``'s salesperson, group and private flag, or delete it.
+
+    Visibility lets a whole team work on a shared record; taking it from its salesperson,
+    hiding it from the team or moving it to another team is for its salesperson, the managers
+    of its group and admins only.
+    """
+    if user.role == "admin":
+        return True
+    in_group = record.group_id is not None and record.group_id in user.group_ids
+    if user.role == "manager":
+        return in_group
+    return in_group and record.salesperson_id == user.id
+
+
+def may_be_salesperson(actor: User, candidate: User, group_id: int | None) -> bool:
+    """Whether ``actor`` may make ``candidate`` the salesperson of a record in ``group_id``.
+
+    Only a member of the record's group (the actor too, only when in that group): a record
+    handed to someone of another team would leave the team and be moved after it.
+    Admins may give a record to anyone.
+    """
+    if actor.role == "admin":
+        return True
+    return group_id is not None and group_id in candidate.group_ids

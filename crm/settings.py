@@ -35,7 +35,48 @@ OPTIONS: dict[str, Option] = {
         "Key that signs web sessions; empty means a random key kept in <home>/secret_key.",
     ),
     "page_size": Option("DOSSIER_PAGE_SIZE", "50", "Rows per page in web lists."),
+    "https": Option(
+        "DOSSIER_HTTPS",
+        "auto",
+        "Whether the web UI is served over HTTPS: on (session cookie Secure, HSTS), off, or auto "
+        "(both when the request came over HTTPS).",
+    ),
+    "trusted_proxies": Option(
+        "DOSSIER_TRUSTED_PROXIES",
+        "0",
+        "How many reverse proxies stand in front of `dossier serve`; their X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (client address, HTTPS). 0 believes none.",
+    ),
+    "mail_hosts": Option(
+        "DOSSIER_MAIL_HOSTS",
+        "",
+        "Mail servers (IMAP and SMTP) that accounts may use, comma-separated: host names "
+        "(imap.gmail.com), sub-domains (*.seznam.cz), addresses or networks (10.0.0.0/8), each "
+        "optionally with :port (outlook.office365.com:993). Empty allows any server. Link-local "
+        "and cloud metadata addresses are refused unless listed (connector.network).",
+    ),
+    "mail_timeout": Option(
+        "DOSSIER_MAIL_TIMEOUT",
+        "10",
+        "Seconds a connection to a mail server may take to connect and log in.",
+    ),
 }
+
+
+HTTPS_MODES = ("auto", "on", "off")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    value = value.strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{OPTIONS[name].env} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _count(name: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError(f"{OPTIONS[name].env} must be a whole number, not {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -44,6 +85,10 @@ class Settings:
     database_url: str = ""
     secret_key: str = ""
     page_size: int = 50
+    https: str = "auto"
+    trusted_proxies: int = 0
+    mail_hosts: str = ""
+    mail_timeout: int = 10
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -56,6 +101,10 @@ class Settings:
             database_url=str(values["database_url"]),
             secret_key=str(values["secret_key"]),
             page_size=int(str(values["page_size"])),
+            https=_choice("https", str(values["https"]), HTTPS_MODES),
+            trusted_proxies=_count("trusted_proxies", str(values["trusted_proxies"])),
+            mail_hosts=str(values["mail_hosts"]),
+            mail_timeout=max(1, _count("mail_timeout", str(values["mail_timeout"]))),
         )
 
     @property
@@ -88,8 +137,11 @@ class Settings:
         return self.home / "mail.key"
 
     def ensure_dirs(self) -> None:
+        """The data directory and its trees, made 0700 (only Dossier's account reads them)."""
+        from crm.blobs import make_private_dir
+
         for path in (self.home, self.blob_dir, self.index_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path)
 
     def session_secret(self) -> str:
         """The explicit secret, else the one kept in the data directory (created once, 0600)."""
@@ -97,8 +149,9 @@ class Settings:
             return self.secret_key
         path = self.secret_key_file
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.ensure_dirs()
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
+                os.fchmod(fh.fileno(), 0o600)  # whatever the umask
                 fh.write(secrets.token_hex(32))
         return path.read_text().strip()

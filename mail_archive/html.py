@@ -168,7 +168,7 @@ def sanitize_html(html: str, cid_url: Callable[[str], str | None] | None = None)
     if not html or html.isspace():
         return SanitizedHtml("")
     cleaned = nh3.clean(
-        html,
+        bounded_nesting(html),
         tags=set(TAGS),
         clean_content_tags=set(CLEAN_CONTENT_TAGS),
         attributes=ATTRIBUTES,
@@ -181,6 +181,48 @@ def sanitize_html(html: str, cid_url: Callable[[str], str | None] | None = None)
         filter_style_properties=set(STYLE_PROPERTIES),
     )
     return SanitizedHtml(cleaned, blocked)
+
+
+# The tree builder inside nh3 (html5ever) looks through the stack of open elements for each
+# tag, so its time grows with the square of the nesting depth: 100,000 nested <div>s took a
+# minute. Browsers stop nesting at 512 levels (Blink's HTML parser); opening tags deeper than
+# that, and their closing tags, are dropped before sanitizing, their text kept. Void elements and
+# those whose end tag may be left out (<p>, <li>, <td>, ...) close themselves and do not count.
+MAX_NESTING = 512
+_NESTING_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*(?:>|\Z)")
+_NOT_NESTING = frozenset(
+    {
+        *("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"),
+        *("source", "track", "wbr", "keygen", "frame", "basefont", "bgsound"),
+        *("p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option"),
+        *("optgroup", "colgroup", "caption", "rb", "rt", "rp", "rtc", "html", "head", "body"),
+    }
+)
+
+
+def bounded_nesting(html: str) -> str:
+    """``html`` with the tags nested deeper than MAX_NESTING levels removed (in one pass)."""
+    if html.count("<") <= MAX_NESTING:
+        return html
+    kept: list[str] = []
+    depth = pos = 0
+    for match in _NESTING_TAG.finditer(html):
+        closing, name = match.group(1, 2)
+        if name.lower() in _NOT_NESTING or match.group(0).endswith("/>"):
+            continue
+        if closing:
+            drop = depth > MAX_NESTING
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            drop = depth > MAX_NESTING
+        if drop:
+            kept.append(html[pos : match.start()])
+            pos = match.end()
+    if not kept:
+        return html
+    kept.append(html[pos:])
+    return "".join(kept)
 
 
 # --- plain text -----------------------------------------------------------------------------
@@ -218,7 +260,9 @@ _TOKEN = re.compile(
 )
 _HEAD_END = re.compile(r"</head\b[^>]*>|(?=<body\b)", re.I)
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
-_BREAKS = re.compile("[ \t\x00-\x02]*[\x00\x01][ \t\x00-\x02]*")
+# A run of white space and markers; one with a soft marker in it becomes line breaks (matched as
+# whole runs: a pattern that must find a soft marker inside a run of <br>s is quadratic).
+_BREAKS = re.compile("[ \t\x00-\x02]+")
 _SPACES = re.compile(r"[ \u00a0\u2007\u202f]+")
 _AROUND_TAB = re.compile(r" *\t[ \t]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -233,6 +277,8 @@ def _pre_text(text: str) -> str:
 
 def _breaks(match: re.Match[str]) -> str:
     run = match.group(0)
+    if _SOFT_LINE not in run and _SOFT_PARAGRAPH not in run:
+        return run
     return "\n" * min(2, max(2 if _SOFT_PARAGRAPH in run else 1, run.count(_NEWLINE)))
 
 

@@ -9,6 +9,14 @@ written before the rows that name them and made durable just before the caller's
 commits (one flush for the whole batch); the caller commits, and only then advances its
 checkpoint.
 
+Dedupe acts on behalf of the source's user (the account's owner, the uploader) and never becomes
+a way into a message that user may not see (``crm.permissions.visible`` decides): a copy with
+other bytes is merged into a stored message only when that user sees it already, else it is a
+message of its own; a reply inherits a thread only from a message they see. A copy with the very
+same bytes is the same message: it is merged, but when the user may still not see it afterwards
+(it brought no link of theirs and is not from their own mailbox) nothing is written and the
+result names no message.
+
 Rows are written with Core statements, a handful per message, because bulk ingest spends its
 time here; a message that another worker stores at the same moment is caught by
 ``INSERT ... ON CONFLICT DO NOTHING`` on its hash and taken as a duplicate.
@@ -30,15 +38,16 @@ from sqlalchemy.orm.util import identity_key
 
 from crm.blobs import BlobStore
 from crm.models import User, utcnow
+from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
 from crm.services.records import write_outbox
 from mail_archive.html import sanitize_html
 from mail_archive.models import (
+    OWN_MAIL_KINDS,
     Attachment,
     Message,
     MessageLink,
     MessageSource,
-    split_target,
     target_of,
 )
 from mail_archive.parse import Address, ParsedMessage, parse
@@ -54,11 +63,10 @@ _BY_SHA = select(Message.id).where(Message.sha256 == bindparam("sha"))
 _SOURCE_KEY = select(MessageSource.id).where(
     MessageSource.message_id == bindparam("message_id"), MessageSource.key == bindparam("key")
 )
-_BY_INTERNET_ID = select(Message.id, Message.from_addr, Message.sent_at).where(
-    Message.internet_id == bindparam("internet_id")
-)
-_THREAD_OF = (
-    select(Message.thread_key).where(Message.internet_id == bindparam("internet_id")).limit(1)
+_BY_INTERNET_ID = (
+    select(Message.id, Message.from_addr, Message.sent_at)
+    .where(Message.internet_id == bindparam("internet_id"))
+    .order_by(Message.id)
 )
 _STATE = select(Message.sha256, Message.status, Message.defects).where(
     Message.id == bindparam("message_id")
@@ -145,6 +153,10 @@ class Filer(Protocol):
 
 @dataclass
 class IngestResult:
+    """What became of one copy. ``message_id``: the message it is now part of, None when it was
+    skipped, or when it has the bytes of a message its source's user may not see (a duplicate
+    that names nothing). ``links``: the links this copy made."""
+
     status: str  # archived | triaged | duplicate | skipped
     message_id: int | None = None
     links: list[LinkSpec] = field(default_factory=list)
@@ -176,6 +188,7 @@ class Archive:
         self.filer = filer
         self._extra_own = tuple(a.lower() for a in extra_own)
         self._identity: Identity | None = None
+        self._actors: dict[int, User | None] = {}
         # Every blob this archive wrote is on disk before the rows naming them commit.
         event.listen(session, "before_commit", self._sync_blobs)
 
@@ -206,17 +219,20 @@ class Archive:
             return self._merge(existing, source, raw, sha, [], reread=True)
         if parsed is None:
             parsed = parse(raw)
-        if existing is None and parsed.internet_id:
-            existing = self._same_message(parsed)
+        actor = self._actor(source)
+        if existing is None and parsed.internet_id and actor is not None:
+            existing = self._same_message(parsed, actor)
         outgoing = source.outgoing or (
             parsed.from_ is not None and self.identity.owns(parsed.from_)
         )
         links = self.filer(self.session, parsed, source, outgoing, self.identity)
         if existing is not None:
             return self._merge(existing, source, raw, sha, links)
-        if not links and not source.explicit:
+        if not links and not source.explicit and not parsed.incomplete:
+            # Private mail stays out; a message that could not be read whole is kept (in its
+            # owner's triage): what is in its unread part is not known to be private.
             return IngestResult("skipped", defects=parsed.defects)
-        message_id = self._store(raw, sha, parsed, source, outgoing, filed=bool(links))
+        message_id = self._store(raw, sha, parsed, source, outgoing, bool(links), actor)
         if message_id is None:
             # Another worker stored the same bytes a moment ago: it is a duplicate.
             existing = self._id_by_sha(sha)
@@ -235,15 +251,36 @@ class Archive:
         found = self._db.execute(_SOURCE_KEY, {"message_id": message_id, "key": key[:700]})
         return found.first() is not None
 
-    def _same_message(self, parsed: ParsedMessage) -> int | None:
+    def _actor(self, source: Source) -> User | None:
+        """The user on whose behalf the copy is archived (None: nobody's, it sees nothing)."""
+        if source.user_id is None:
+            return None
+        if source.user_id not in self._actors:
+            self._actors[source.user_id] = self.session.get(User, source.user_id)
+        return self._actors[source.user_id]
+
+    def _sees(self, actor: User | None, message_id: int) -> bool:
+        if actor is None:
+            return False
+        query = select(Message.id).where(Message.id == message_id, visible(actor, Message))
+        return self._db.execute(query).first() is not None
+
+    def _same_message(self, parsed: ParsedMessage, actor: User) -> int | None:
         """The same Message-ID from the same sender at the same time: another copy of one
-        message (a Sent copy and the received one differ in their Received headers)."""
+        message (a Sent copy and the received one differ in their Received headers), if the
+        actor sees it already. Headers are easy to forge: a copy of a message the actor cannot
+        see is a message of its own, never a way into that one."""
         rows = self._db.execute(_BY_INTERNET_ID, {"internet_id": parsed.internet_id})
         sender = parsed.from_.addr if parsed.from_ else ""
-        for message_id, from_addr, sent_at in rows:
-            if from_addr == sender and sent_at == parsed.sent_at:
-                return int(message_id)
-        return None
+        candidates = [
+            int(message_id)
+            for message_id, from_addr, sent_at in rows
+            if from_addr == sender and sent_at == parsed.sent_at
+        ]
+        if not candidates:
+            return None
+        seen = select(Message.id).where(Message.id.in_(candidates), visible(actor, Message))
+        return self._db.execute(seen.order_by(Message.id).limit(1)).scalar()
 
     def _store(
         self,
@@ -253,6 +290,7 @@ class Archive:
         source: Source,
         outgoing: bool,
         filed: bool,
+        actor: User | None,
     ) -> int | None:
         """Insert the message, its attachments and its source; None when a message with these
         bytes appeared meanwhile."""
@@ -279,7 +317,7 @@ class Archive:
             "direction": "out" if outgoing else "in",
             "in_reply_to": parsed.in_reply_to,
             "references": parsed.references,
-            "thread_key": self._thread_key(parsed, sha),
+            "thread_key": self._thread_key(parsed, sha, actor),
             "body_text": parsed.body_text,
             "body_html": sanitized.html,
             "remote_blocked": sanitized.blocked_remote,
@@ -314,9 +352,16 @@ class Archive:
         self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
         return int(message_id)
 
-    def _thread_key(self, parsed: ParsedMessage, sha: str) -> str:
-        if parsed.in_reply_to:
-            parent_key = self._db.execute(_THREAD_OF, {"internet_id": parsed.in_reply_to}).scalar()
+    def _thread_key(self, parsed: ParsedMessage, sha: str, actor: User | None) -> str:
+        """The thread of the parent, when the actor sees the parent (a thread key can name a
+        hidden thread's root or hash); else the one the message's own headers give."""
+        if parsed.in_reply_to and actor is not None:
+            parent_key = self._db.execute(
+                select(Message.thread_key)
+                .where(Message.internet_id == parsed.in_reply_to, visible(actor, Message))
+                .order_by(Message.id)
+                .limit(1)
+            ).scalar()
             if parent_key:
                 return str(parent_key)
         return parsed.thread_key or f"sha256:{sha}"
@@ -328,7 +373,7 @@ class Archive:
             "sha256": sha,
             "key": source.key[:700],
             "account_id": source.account_id,
-            "folder": source.folder,
+            "folder": source.folder[:500],  # MessageSource.folder is String(500)
             "user_id": source.user_id,
             "created_at": utcnow(),
         }
@@ -345,22 +390,30 @@ class Archive:
     ) -> IngestResult:
         """Another copy of a stored message: keep its source (and its own bytes), add the links
         that are new; it shows again in triage when someone files a dismissed message on
-        purpose. ``reread``: this very copy is known already (its source is there)."""
+        purpose. ``reread``: this very copy is known already (its source is there).
+
+        The copy is kept when the actor sees the message, when it comes from the actor's own
+        mailbox (then it is their own mail), or when it brings a link (the filer links only
+        what the actor may see): then the actor sees the message afterwards. Otherwise (the
+        same bytes as a message of records the actor cannot see) nothing is written and the
+        result names no message."""
         stored_sha, status, defects = self._db.execute(_STATE, {"message_id": message_id}).one()
-        if not reread and not self._has_source(message_id, source.key):
-            if sha != stored_sha:
-                self.blobs.put(raw)  # this copy's own bytes, kept too
-            self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
         known: dict[str, tuple[str, bool]] = {
             target: (how, removed)
             for target, how, removed in self._db.execute(_LINKS_OF, {"message_id": message_id})
         }
+        actor = self._actor(source)
+        own = actor is not None and source.kind in OWN_MAIL_KINDS
+        brings = any(target_of(s.record_type, s.record_id) not in known for s in links)
+        sees = own or brings or self._sees(actor, message_id)
+        if not sees and not reread:
+            return IngestResult("duplicate", None, [], list(defects or []))
+        if not reread and not self._has_source(message_id, source.key):
+            if sha != stored_sha:
+                self.blobs.put(raw)  # this copy's own bytes, kept too
+            self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
         added = self._link(message_id, links, source, known=set(known))
-        active = [
-            LinkSpec(*split_target(target), how)
-            for target, (how, removed) in known.items()
-            if not removed
-        ] + added
+        active = added or any(not removed for _how, removed in known.values())
         new_status = status
         if status == "dismissed" and source.explicit and not reread:
             new_status = "triage"  # filed again on purpose: show it again
@@ -372,7 +425,8 @@ class Archive:
             loaded = self.session.identity_map.get(identity_key(Message, message_id))
             if loaded is not None:
                 self.session.expire(loaded)  # a page holding it sees the new links
-        return IngestResult("duplicate", message_id, active, list(defects or []))
+        shown = message_id if sees else None  # a re-read copy of a message no longer theirs
+        return IngestResult("duplicate", shown, added, list(defects or []))
 
     def _link(
         self, message_id: int, links: list[LinkSpec], source: Source, *, known: set[str]

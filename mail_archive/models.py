@@ -20,12 +20,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    exists,
     or_,
     select,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.blobs import register_blob_column
 from crm.models import Base, Deal, Partner, Person, User, UTCDateTime, utcnow
 from crm.permissions import register_rule, visible
 
@@ -66,7 +69,8 @@ class Message(Base):
     auto: Mapped[bool] = mapped_column(Boolean, default=False)  # auto-reply, bounce, DSN
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(10), default="filed")
-    # The user whose mailbox or upload brought it first: sees it in triage.
+    # The user whose mailbox or upload brought it first: sees it while it waits in their triage
+    # queue (or they set it aside); afterwards the rule of its links decides (_visible_message).
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     attachments: Mapped[list[Attachment]] = relationship(
@@ -183,25 +187,88 @@ def split_target(target: str) -> tuple[str, int]:
     return kind, int(record_id)
 
 
+# A copy from one of these came from the user's own mailbox (an account of theirs) or was sent
+# by them from the CRM: their own mail. Uploads, the API, ``dossier file``, the add-in and the
+# dropbox bring in mail that may be anyone's.
+OWN_MAIL_KINDS = ("imap", "exchange", "graph", "sent")
+# The statuses in which a message waits for (or was set aside by) the user who brought it in.
+QUEUE_STATUSES = ("triage", "dismissed")
+
+
 def _visible_message(user: User) -> ColumnElement[bool]:
-    """A message is visible to whoever may see one of the records it is linked to, and to the
-    user whose mailbox or upload brought it (their triage queue)."""
+    """Who sees a message. Admins see every message; anyone else sees it when
+      - it is linked (a link no user removed) to a partner, deal or person they may see: the
+        rule of those records decides, so a message follows its partner when the partner turns
+        private or moves to another group;
+      - it waits in their triage queue or they set it aside (status triage or dismissed, and
+        they brought it in): nobody else can file it yet;
+      - it is their own mail: a copy of it came from a mailbox of theirs (an IMAP, Exchange or
+        Graph account whose user they are) or they sent it from the CRM.
+    Having brought a message in is no lasting right: mail someone uploaded, filed through the
+    API or ``dossier file`` and that is filed to records they cannot see is no longer theirs.
+
+    Links and sources are looked up per message through their unique indexes on (message_id,
+    ...), a linked deal or person by its key, and the partners the user sees are read once per
+    statement: one message (dedupe, threading, a page) costs a few index lookups, a list a few
+    per row.
+    """
     if user.role == "admin":
         return true()
-    linked = select(MessageLink.message_id).where(
-        MessageLink.removed.is_(False),
-        or_(
-            MessageLink.partner_id.in_(select(Partner.id).where(visible(user, Partner))),
-            MessageLink.deal_id.in_(select(Deal.id).where(visible(user, Deal))),
-            MessageLink.person_id.in_(select(Person.id).where(visible(user, Person))),
-        ),
+
+    def exists_in(*tables: type, where: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        # ``tables`` stay in the subquery even when the query around it reads them too (the
+        # thread rule joins message_links); only the rest correlates
+        return exists(select(true()).where(*where).correlate_except(*tables))
+
+    linked = exists_in(
+        MessageLink,
+        where=[
+            MessageLink.message_id == Message.id,
+            MessageLink.removed.is_(False),
+            or_(
+                # the partners the user sees, read once per statement: most links are theirs
+                MessageLink.partner_id.in_(
+                    select(Partner.id).where(visible(user, Partner)).correlate(None)
+                ),
+                exists_in(Deal, where=[Deal.id == MessageLink.deal_id, visible(user, Deal)]),
+                # a person takes the rule of their partner (crm.permissions)
+                exists_in(
+                    Person,
+                    Partner,
+                    where=[
+                        Person.id == MessageLink.person_id,
+                        Partner.id == Person.partner_id,
+                        visible(user, Partner),
+                    ],
+                ),
+            ),
+        ],
     )
-    return or_(Message.owner_id == user.id, Message.id.in_(linked))
+    own = exists_in(
+        MessageSource,
+        where=[
+            MessageSource.message_id == Message.id,
+            MessageSource.user_id == user.id,
+            MessageSource.kind.in_(OWN_MAIL_KINDS),
+        ],
+    )
+    queue = and_(Message.owner_id == user.id, Message.status.in_(QUEUE_STATUSES))
+    return or_(queue, linked, own)
 
 
 def _visible_attachment(user: User) -> ColumnElement[bool]:
-    return Attachment.message_id.in_(select(Message.id).where(_visible_message(user)))
+    return exists(
+        select(Message.id)
+        .where(Message.id == Attachment.message_id, _visible_message(user))
+        .correlate_except(Message)
+    )
 
 
 register_rule(Message, _visible_message)
 register_rule(Attachment, _visible_attachment)
+
+# The blobs these rows keep: `dossier check` (crm.blob_check) reports those the store lacks and
+# removes the others only when no row names them.
+register_blob_column(Message.sha256)
+register_blob_column(MessageSource.sha256)
+register_blob_column(Attachment.sha256)

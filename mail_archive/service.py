@@ -1,11 +1,15 @@
 """Reading and curating the archive: lists, one message, threads, links, the triage queue.
 
 Every read goes through ``crm.permissions.visible(user, Message)``; a message a user may not see
-is indistinguishable from one that does not exist. Views and the API call these functions only.
+is indistinguishable from one that does not exist. A message may be linked to records of other
+teams too: what it is filed to is shown through ``visible_links`` (and ``filed_to``,
+``sources_seen``), which leave out every record the viewer may not see, so a message never names
+a hidden partner or deal, nor who filed it there. Views and the API call these functions only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -119,13 +123,70 @@ def _order(sort: str) -> list[Any]:
     return [column.asc(), Message.id.asc()]
 
 
-def filed_to(message: Message) -> list[Partner]:
-    """The partners a message is filed to (what a list shows beside it)."""
-    return [link.partner for link in message.active_links if link.partner is not None]
+def visible_ids(session: Session, user: User, record_type: str, ids: Iterable[int]) -> set[int]:
+    """Those of the ``record_type`` records ``ids`` that the user may see."""
+    wanted = set(ids)
+    if not wanted or user.role == "admin":
+        return wanted
+    model: Any = RECORD_MODELS[record_type]
+    return set(session.scalars(select(model.id).where(model.id.in_(wanted), visible(user, model))))
+
+
+def visible_links(
+    session: Session, user: User, messages: Sequence[Message]
+) -> dict[int, list[MessageLink]]:
+    """Each message's links (those no user removed) to records the user may see, by message
+    id: one query per kind of record for a whole page."""
+    wanted: dict[str, set[int]] = {}
+    for m in messages:
+        for link in m.active_links:
+            wanted.setdefault(link.record_type, set()).add(link.record_id)
+    seen = {kind: visible_ids(session, user, kind, ids) for kind, ids in wanted.items()}
+    return {
+        m.id: [link for link in m.active_links if link.record_id in seen[link.record_type]]
+        for m in messages
+    }
+
+
+def filed_to(session: Session, user: User, messages: Sequence[Message]) -> dict[int, list[Partner]]:
+    """The partners each message is filed to that the user may see (what a list shows)."""
+    return {
+        message_id: [link.partner for link in links if link.partner is not None]
+        for message_id, links in visible_links(session, user, messages).items()
+    }
+
+
+def sources_seen(user: User, message: Message) -> list[tuple[str, str | None]]:
+    """(kind, folder) of each copy: the folder only of the user's own copies (a colleague's
+    ``CRM/<partner>`` folder would name the partner)."""
+    return [
+        (s.kind, (s.folder or None) if user.role == "admin" or s.user_id == user.id else None)
+        for s in message.sources
+    ]
+
+
+def partner_names(session: Session, user: User, partner_ids: Iterable[int]) -> dict[int, str]:
+    """The names of those partners the user may see (a shared deal of a private partner must
+    not name it)."""
+    seen = visible_ids(session, user, "partner", partner_ids)
+    if not seen:
+        return {}
+    rows = session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(seen)))
+    return {partner_id: name for partner_id, name in rows}
 
 
 def load_message(session: Session, user: User, message_id: int) -> Message:
     return load_visible(session, user, Message, message_id)
+
+
+def find_message(session: Session, user: User, message_id: int | None) -> Message | None:
+    """The message if the user may see it, else None (a filing channel's answer to a copy of a
+    message that is not theirs: it names nothing)."""
+    if message_id is None:
+        return None
+    return session.scalars(
+        select(Message).where(Message.id == message_id, visible(user, Message))
+    ).first()
 
 
 def load_attachment(session: Session, user: User, message_id: int, position: int) -> Attachment:

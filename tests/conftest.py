@@ -81,13 +81,17 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# Mail servers in tests are on loopback: a connection test needs no 10 s to fail.
+TEST_MAIL_TIMEOUT = 3
+
+
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     home = tmp_path / "home"
     if backend == "sqlite":
         home.mkdir()
         shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "dossier.db")
-        return Settings(home=home, secret_key="test-secret")
+        return Settings(home=home, secret_key="test-secret", mail_timeout=TEST_MAIL_TIMEOUT)
     server: PostgresServer | None = request.getfixturevalue("pg_server")
     if server is None:
         require_or_skip("PostgreSQL is not available: install Debian's postgresql")
@@ -95,7 +99,12 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     template = request.getfixturevalue("pg_template")
     name = f"t{os.getpid()}_{next(_counter)}"
     server.admin_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-    return Settings(home=home, database_url=server.url(name), secret_key="test-secret")
+    return Settings(
+        home=home,
+        database_url=server.url(name),
+        secret_key="test-secret",
+        mail_timeout=TEST_MAIL_TIMEOUT,
+    )
 
 
 @pytest.fixture
@@ -140,12 +149,19 @@ def world(database: Database) -> World:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database) -> Flask:
+def app(settings: Settings, database: Database) -> Iterator[Flask]:
     from web import create_app
 
     flask_app = create_app(settings, database)
     flask_app.config["TESTING"] = True
-    return flask_app
+    yield flask_app
+    # A connection test the test started (adding a mail account) runs on in the background:
+    # let it finish before its database goes, or its connection outlives the test.
+    from connector.probe import EXTENSION
+
+    probes = flask_app.extensions.get(EXTENSION)
+    if probes is not None:
+        probes.join(timeout=settings.mail_timeout + 5)
 
 
 @pytest.fixture

@@ -39,6 +39,16 @@ def release() -> None:
         g.db_session.commit()
 
 
+def discard() -> None:
+    """Roll back the request's session after a failed write (a locked database, a full disk)
+    and let it only read from here on: the error page may still read (the user's name, the
+    menu's counts) without waiting for the lock again. Its records stay attached."""
+    s = g.get("db_session")
+    if s is not None:
+        s.rollback()
+        s.bind = database().engine  # no write option: SQLite begins deferred, never waits
+
+
 def init_app(app: Flask, db: Database) -> None:
     app.extensions["dossier.db"] = db
 

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
 from crm.fields import FieldSpec
-from crm.models import ACTIVITY_KINDS, Activity, Deal, Partner, Person, User, utcnow
+from crm.models import ACTIVITY_KINDS, Activity, Deal, Partner, Person, Scoped, User, utcnow
+from crm.permissions import may_be_salesperson
 from crm.services.deals import deals
 from crm.services.records import (
+    NOT_IN_GROUP,
     SCOPE_FIELDS,
     RecordService,
     bool_filter,
@@ -92,6 +94,7 @@ class ActivityService(RecordService[Activity]):
             person = visible_ref(session, actor, Person, "person_id", person_id)
             if person.partner_id != partner_id:
                 errors["person_id"] = "is not a person of this partner"
+        assignee = None
         if values.get("next_contact_assignee_id") is not None:
             assignee = session.get(User, values["next_contact_assignee_id"])
             if assignee is None or not assignee.active:
@@ -104,7 +107,20 @@ class ActivityService(RecordService[Activity]):
                 values["done_at"] = utcnow()
             elif not values["done"]:
                 values["done_at"] = None
-        resolve_scope(session, actor, values, record, inherit=deal or partner)
+        parent: Scoped | None = deal or partner
+        if parent is None and record is not None:
+            # unchanged: still what it hangs on
+            parent = (record.deal if deal_id is not None else None) or (
+                record.partner if partner_id is not None else None
+            )
+        resolve_scope(session, actor, values, record, inherit=parent)
+        if assignee is not None and (
+            record is None or assignee.id != record.next_contact_assignee_id
+        ):
+            # The assignee becomes the salesperson of the follow-up task: the same rule applies.
+            group_id = values.get("group_id", record.group_id if record else None)
+            if not may_be_salesperson(actor, assignee, group_id):
+                raise ValidationError({"next_contact_assignee_id": NOT_IN_GROUP})
         if "title" in values:
             values["title_key"] = fold(values["title"])
         next_date = values.get("next_contact_date")

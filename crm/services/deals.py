@@ -107,6 +107,8 @@ class DealService(RecordService[Deal]):
             values["closed_at"] = utcnow()
         elif status == "open":
             values["closed_at"] = None
+        if partner is None and record is not None:
+            partner = record.partner  # unchanged: still what the deal hangs on
         resolve_scope(session, actor, values, record, inherit=partner)
         if "title" in values:
             values["title_key"] = fold(values["title"])

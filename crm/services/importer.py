@@ -12,10 +12,11 @@ Whole-file problems (not CSV/XLSX, too large, too many rows, an unknown or doubl
 name column) refuse the file before anything is written. After that every data row is imported
 on its own, inside a SAVEPOINT, through ``PartnerService`` (the same validation and permission
 rule as the web UI and the API): a partner the user can see with the row's company ID is updated
-(only the row's non-empty cells), otherwise a partner is created. A bad row is refused with its
-row number (as a spreadsheet shows it, the header being row 1) and the reason; the good rows are
-kept. Rows are committed in batches, so a long import does not hold the database for its whole
-run.
+(only the row's non-empty cells), otherwise a partner is created. A company ID held by a partner
+the user cannot see refuses the row saying only that the ID is taken (never whose it is). A bad
+row is refused with its row number (as a spreadsheet shows it, the header being row 1) and the
+reason; the good rows are kept. Rows are committed in batches, so a long import does not hold
+the database for its whole run.
 
 It may not: delete partners or clear a field (an empty cell leaves the value as it is), change
 the group or salesperson of an existing partner, match a row without a company ID to an existing
@@ -55,7 +56,7 @@ from crm.errors import (
 )
 from crm.models import CodebookEntry, Partner, User
 from crm.services.partners import partners
-from crm.services.records import custom_fields_for
+from crm.services.records import Duplicate, custom_fields_for
 from crm.services.users import require_user
 from crm.text import fold
 
@@ -483,8 +484,8 @@ def _refusal(session: Session, exc: DossierError) -> str:
                 reason += " (one of: " + ", ".join(labels) + ")"
             parts.append(f"{name}: {reason}")
         return "; ".join(parts)
-    if isinstance(exc, Conflict):
-        return f"company_id: {exc.message}"
+    if isinstance(exc, Duplicate):
+        return f"{exc.field}: {exc.message}"
     return exc.message
 
 

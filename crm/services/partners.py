@@ -23,6 +23,7 @@ from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
 from crm.services.records import (
     SCOPE_FIELDS,
+    Duplicate,
     RecordService,
     choice_filter,
     codebook_filter,
@@ -30,7 +31,7 @@ from crm.services.records import (
     resolve_scope,
     scope_dict,
 )
-from crm.text import fold
+from crm.text import N_, fold
 
 
 def no_public_domains(session: Session, domains: list[str]) -> list[str]:
@@ -39,6 +40,38 @@ def no_public_domains(session: Session, domains: list[str]) -> list[str]:
     if taken:
         raise ValueError(f"{taken[0]} is a public mail domain and cannot be a partner's")
     return domains
+
+
+def check_company_id(
+    session: Session, actor: User, company_id: str, record: Partner | None
+) -> None:
+    """Refuse a company ID (IČO) that another partner has: it names one company.
+
+    The ID stays unique across the whole database (two teams must not keep two dossiers of
+    one company), but the refusal tells the actor only what they may see: the partner holding
+    it, when visible (the form links to it); otherwise only that the ID is taken by a partner
+    they cannot see, with no name, id or owner, so an admin (who sees all) can resolve it.
+    """
+    others = (Partner.company_id == company_id, Partner.id != (record.id if record else -1))
+    seen = session.scalars(select(Partner).where(*others, visible(actor, Partner))).first()
+    if seen is not None:
+        raise Duplicate(
+            f"a partner with company ID {company_id} already exists",
+            field="company_id",
+            reason=N_("a partner with this company ID already exists"),
+            record_id=seen.id,
+            title=seen.name,
+        )
+    if session.scalar(select(Partner.id).where(*others).limit(1)) is not None:
+        raise Duplicate(
+            f"company ID {company_id} is taken by a partner you cannot see; "
+            "an administrator can resolve it",
+            field="company_id",
+            reason=N_(
+                "this company ID is taken by a partner you cannot see; "
+                "an administrator can resolve it"
+            ),
+        )
 
 
 def country_code(value: str) -> str:
@@ -75,6 +108,7 @@ class PartnerService(RecordService[Partner]):
             "Country",
             max_length=2,
             help="Two-letter code: CZ, SK, PL",
+            pattern="^[A-Za-z]{2}$",
             clean=country_code,
         ),
         FieldSpec("phones", "Phones", "list", item="phone", max_length=30),
@@ -130,14 +164,7 @@ class PartnerService(RecordService[Partner]):
         if "domains" in values:
             values["_domains"] = values.pop("domains")
         if values.get("company_id"):
-            clash = session.scalar(
-                select(Partner.id).where(
-                    Partner.company_id == values["company_id"],
-                    Partner.id != (record.id if record else -1),
-                )
-            )
-            if clash is not None:
-                raise Conflict(f"a partner with company ID {values['company_id']} already exists")
+            check_company_id(session, actor, values["company_id"], record)
         resolve_scope(session, actor, values, record)
         if "name" in values:
             values["name_key"] = fold(values["name"])

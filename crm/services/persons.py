@@ -1,4 +1,8 @@
-"""Contact persons of a partner; they follow their partner's visibility."""
+"""Contact persons of a partner; they follow their partner's visibility and ownership.
+
+Whoever sees the partner may add and edit its people; deleting one or moving one to another
+partner is for those who may reassign the partner (``crm.permissions.may_assign``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,13 @@ from sqlalchemy.orm import Session
 from crm.errors import ValidationError
 from crm.fields import FieldSpec
 from crm.models import Partner, Person, User
+from crm.permissions import may_assign
 from crm.services.records import RecordService, int_filter, visible_ref
-from crm.text import fold
+from crm.text import N_, fold
+
+NOT_YOURS_TO_MOVE = N_(
+    "only the partner's salesperson, a manager of its group or an administrator may move its people"
+)
 
 
 def name_filter(_session: Session, raw: str) -> ColumnElement[bool]:
@@ -42,6 +51,9 @@ class PersonService(RecordService[Person]):
         self, session: Session, actor: User, values: dict[str, Any], record: Person | None
     ) -> dict[str, Any]:
         if "partner_id" in values and (record is None or values["partner_id"] != record.partner_id):
+            if record is not None and not may_assign(actor, record.partner):
+                # Moving a person takes them from the partner's people, as deleting would.
+                raise ValidationError({"partner_id": NOT_YOURS_TO_MOVE})
             visible_ref(session, actor, Partner, "partner_id", values["partner_id"])
         if "name" in values:
             values["name_key"] = fold(values["name"])

@@ -15,16 +15,71 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
-from crm.errors import NotFound, PermissionDenied, ValidationError
+from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crm.fields import FieldSpec, active_user, codebook_entry, parse_date, parse_input
-from crm.models import CodebookEntry, CustomField, Group, OutboxEntry, Scoped, User
-from crm.permissions import assignable_group, load_visible, visible
+from crm.models import (
+    Activity,
+    CodebookEntry,
+    CustomField,
+    Deal,
+    Group,
+    OutboxEntry,
+    Partner,
+    Scoped,
+    User,
+)
+from crm.permissions import (
+    assignable_group,
+    load_visible,
+    may_assign,
+    may_be_salesperson,
+    visible,
+)
+from crm.text import N_
 
 T = TypeVar("T")
 MAX_PER_PAGE = 500
+
+# Who a record belongs to; only ``may_assign`` users change these (see crm.permissions).
+SCOPE_NAMES = ("group_id", "salesperson_id", "private")
+NOT_YOURS = N_(
+    "only the record's salesperson, a manager of its group or an administrator may change this"
+)
+NOT_YOURS_TO_DELETE = N_(
+    "only the record's salesperson, a manager of its group or an administrator may delete it"
+)
+NOT_IN_GROUP = N_("must be a member of the record's group")
+SALESPERSON_ELSEWHERE = N_(
+    "the salesperson is not a member of this group; choose one of its members as salesperson too"
+)
+
+
+class Duplicate(Conflict):
+    """A value that must be unique is already taken (a partner's company ID).
+
+    ``message`` is for the API and the import report; ``reason`` is the same without the
+    value, for the form field (so it can be translated). ``record_id`` and ``title`` name the
+    record holding the value only when the actor may see it: a record the actor cannot see is
+    never named, so the answer is no way to learn another team's records.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        reason: str,
+        record_id: int | None = None,
+        title: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+        self.record_id = record_id
+        self.title = title
 
 
 @dataclass
@@ -93,6 +148,42 @@ def custom_fields_for(session: Session, record_type: str) -> list[CustomField]:
 
 def write_outbox(session: Session, entity: str, entity_id: int, action: str) -> None:
     session.add(OutboxEntry(entity=entity, entity_id=entity_id, action=action))
+
+
+def make_dependents_private(session: Session, record: object) -> None:
+    """A partner or deal made private takes its deals and activities with it.
+
+    A shared deal of a private partner would show the partner's name to the whole team (on the
+    deal's page, in lists, in the mail filed to it); new records on a private parent are made
+    private by ``resolve_scope``, and this keeps the same true when the parent turns private
+    later. Their salespeople keep seeing them (``visible``: a private record is its
+    salesperson's and its managers'). Each changed record gets an outbox entry.
+    """
+    hanging: list[tuple[str, Any, ColumnElement[bool]]] = []
+    if isinstance(record, Partner):
+        hanging = [
+            ("deal", Deal, Deal.partner_id == record.id),
+            ("activity", Activity, Activity.partner_id == record.id),
+        ]
+    elif isinstance(record, Deal):
+        hanging = [("activity", Activity, Activity.deal_id == record.id)]
+    for entity, model, condition in hanging:
+        ids = list(session.scalars(select(model.id).where(condition, model.private.is_(False))))
+        if isinstance(record, Partner) and model is Activity:
+            ids += list(
+                session.scalars(
+                    select(Activity.id).where(
+                        Activity.private.is_(False),
+                        Activity.deal_id.in_(select(Deal.id).where(Deal.partner_id == record.id)),
+                        Activity.id.not_in(ids),
+                    )
+                )
+            )
+        if not ids:
+            continue
+        session.execute(update(model).where(model.id.in_(ids)).values(private=True))
+        for entity_id in ids:
+            write_outbox(session, entity, entity_id, "update")
 
 
 def codebook_filter(column: Any, codebook: str) -> Filter:
@@ -261,6 +352,7 @@ class RecordService(Generic[T]):
         partial: bool = True,
     ) -> T:
         record = self.get(session, actor, record_id)
+        was_private = getattr(record, "private", None)
         values = self.prepare(session, actor, self.parse(session, data, partial=partial), record)
         if partial and "custom" in values:
             merged = {**(record.custom or {}), **values["custom"]}  # type: ignore[attr-defined]
@@ -271,6 +363,8 @@ class RecordService(Generic[T]):
         session.flush()
         self.after_write(session, record, values)
         write_outbox(session, self.record_type, record.id, "update")  # type: ignore[attr-defined]
+        if was_private is False and getattr(record, "private", False):
+            make_dependents_private(session, record)
         return record
 
     def delete(self, session: Session, actor: User, record_id: int) -> None:
@@ -281,9 +375,15 @@ class RecordService(Generic[T]):
         write_outbox(session, self.record_type, record_id, "delete")
 
     def check_delete(self, session: Session, actor: User, record: T) -> None:
-        owner = getattr(record, "salesperson_id", None)
-        if actor.role == "sales" and owner != actor.id:
-            raise PermissionDenied("only a manager or the record's salesperson may delete it")
+        """Deleting takes a record from its salesperson: the ``may_assign`` rule decides."""
+        if isinstance(record, Scoped) and not may_assign(actor, record):
+            raise PermissionDenied(NOT_YOURS_TO_DELETE)
+
+    def locked_fields(self, actor: User, record: T | None) -> frozenset[str]:
+        """Fields ``actor`` sees on ``record`` but may not change (forms show them read-only)."""
+        if isinstance(record, Scoped) and not may_assign(actor, record):
+            return frozenset(SCOPE_NAMES)
+        return frozenset()
 
     # -- output --------------------------------------------------------------------------
     def as_dict(self, record: T) -> dict[str, Any]:
@@ -321,10 +421,14 @@ def resolve_scope(
     record: Scoped | None,
     inherit: Scoped | None = None,
 ) -> None:
-    """Fill and check group, salesperson and owner company of a scoped record.
+    """Fill and check group, salesperson, private flag and owner company of a scoped record.
 
+    Every write of a partner, deal or activity (API, forms, import, deal actions) comes here.
     New records take the parent's scope (``inherit``: a deal's partner, an activity's deal),
-    else the actor's first group and the actor as salesperson.
+    else the actor's first group and the actor as salesperson; the creator may put it into one
+    of their own groups and give it to a member of that group. On an existing record only a
+    ``may_assign`` user may change any of the three, and the result must hold the same rules.
+    Refusals are field errors (422), so a form shows them beside the field.
     """
     errors: dict[str, str] = {}
     if record is None:
@@ -337,20 +441,41 @@ def resolve_scope(
         if inherit is not None and inherit.private:
             # What hangs on a private deal or partner would otherwise reveal it.
             values["private"] = True
-    if "group_id" in values and (record is None or values["group_id"] != record.group_id):
-        group_id = values["group_id"]
+    else:
+        changed = [k for k in SCOPE_NAMES if k in values and values[k] != getattr(record, k)]
+        if changed and not may_assign(actor, record):
+            raise ValidationError(dict.fromkeys(changed, NOT_YOURS))
+        if inherit is not None and inherit.private and not values.get("private", record.private):
+            # Moved onto a private partner or deal, or made shared while it is private: what
+            # hangs on a private record stays private (see make_dependents_private).
+            values["private"] = True
+    group_id = values["group_id"] if "group_id" in values else getattr(record, "group_id", None)
+    group_changed = "group_id" in values and (record is None or group_id != record.group_id)
+    if group_changed:
         group = session.get(Group, group_id) if group_id is not None else None
         if group_id is not None and group is None:
-            errors["group_id"] = "no such group"
+            errors["group_id"] = N_("no such group")
         elif not assignable_group(actor, group_id):
             errors["group_id"] = "you can only assign records to your own groups"
         else:
             values["owner_company_id"] = group.owner_company_id if group else None
-    if values.get("salesperson_id") is not None:
-        try:
-            active_user(session, values["salesperson_id"])
-        except ValueError as exc:
-            errors["salesperson_id"] = str(exc)
+    salesperson_id = values.get("salesperson_id")
+    if "salesperson_id" in values and (record is None or salesperson_id != record.salesperson_id):
+        if salesperson_id is None:
+            if not actor.is_admin:
+                errors["salesperson_id"] = "is required"
+        else:
+            try:
+                salesperson = active_user(session, salesperson_id)
+            except ValueError as exc:
+                errors["salesperson_id"] = str(exc)
+            else:
+                if not may_be_salesperson(actor, salesperson, group_id):
+                    errors["salesperson_id"] = NOT_IN_GROUP
+    elif group_changed and "group_id" not in errors and record is not None:
+        current = session.get(User, record.salesperson_id) if record.salesperson_id else None
+        if current is not None and not may_be_salesperson(actor, current, group_id):
+            errors["group_id"] = SALESPERSON_ELSEWHERE
     if errors:
         raise ValidationError(errors)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
@@ -13,6 +14,7 @@ from crm.fields import EMAIL_RE, MAX_ID, parse_int
 from crm.models import ROLES, ApiToken, Group, OwnerCompany, User, utcnow
 from crm.passwords import hash_password, new_token, token_digest, verify_password
 from crm.permissions import require_role
+from crm.services import sessions, throttle
 
 LANGUAGES = ("en", "cs")
 MIN_PASSWORD = 8
@@ -100,7 +102,10 @@ def create_user(
 
 
 def update_user(session: Session, actor: User, user_id: int, data: dict[str, Any]) -> User:
-    """Admin edits a user: name, role, groups, active, language, a new password."""
+    """Admin edits a user: name, role, groups, active, language, a new password.
+
+    Deactivating a user or setting their password ends every session of theirs (an admin
+    who sets their own gets a new session: web.security.renew_session)."""
     require_role(actor, "admin")
     user = session.get(User, user_id)
     if user is None:
@@ -144,8 +149,18 @@ def update_user(session: Session, actor: User, user_id: int, data: dict[str, Any
     )
     if password:
         user.password_hash = hash_password(password)
+    if password or not active:
+        sessions.end_all(session, user.id)
     session.flush()
     return user
+
+
+def sign_out_everywhere(session: Session, actor: User, user_id: int) -> int:
+    """An admin ends every web session of the user (API tokens stay: `dossier token revoke`)."""
+    require_role(actor, "admin")
+    if session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    return sessions.end_all(session, user_id)
 
 
 def set_language(session: Session, user: User, language: str) -> None:
@@ -157,18 +172,39 @@ def set_language(session: Session, user: User, language: str) -> None:
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own new password. Every session of theirs ends, so every copied cookie stops
+    working; the browser they changed it in gets a new one (web.security.renew_session)."""
     db_user = session.get(User, user.id)
     assert db_user is not None
     if not verify_password(current, db_user.password_hash):
         raise ValidationError({"current_password": "is not your current password"})
     _check_password(new)
     db_user.password_hash = hash_password(new)
+    sessions.end_all(session, db_user.id)
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
+    """The active user of this email and password. An unknown or inactive account costs one
+    password check too (crm.passwords.verify_password), so the answer's time tells nothing."""
     user = find_user(session, email)
-    if user is None or not user.active or not verify_password(password, user.password_hash):
+    usable = user is not None and user.active
+    matches = verify_password(password, user.password_hash if user and usable else None)
+    if user is None or not usable or not matches:
         raise AuthenticationFailed("wrong email or password")
+    return user
+
+
+def log_in(session: Session, email: str, password: str, address: str | None) -> User:
+    """Authenticate a login form, throttled (crm.services.throttle): raises LoginThrottled
+    before checking anything when this address must wait, records a failure (the caller
+    commits it) and raises AuthenticationFailed on a wrong email or password."""
+    throttle.check(session, email, address)
+    try:
+        user = authenticate(session, email, password)
+    except AuthenticationFailed:
+        throttle.record_failure(session, email, address)
+        raise
+    throttle.forget(session, email, address)
     return user
 
 
@@ -191,14 +227,54 @@ def user_for_token(session: Session, token: str) -> User:
     return row.user
 
 
-def record_token_use(session: Session, token: str) -> None:
-    """When the token was last used (shown to its owner); its own small unit of work, so that
-    a read-only request stays read-only."""
+TOKEN_USE_EVERY = dt.timedelta(minutes=1)
+
+
+def token_use_due(session: Session, token: str) -> int | None:
+    """The id of this token when its last use is older than TOKEN_USE_EVERY (or never
+    written), else None: a read, so most requests need no write at all."""
+    row = session.execute(
+        select(ApiToken.id, ApiToken.last_used_at).where(ApiToken.token_hash == token_digest(token))
+    ).one_or_none()
+    if row is None or (row.last_used_at and row.last_used_at > utcnow() - TOKEN_USE_EVERY):
+        return None
+    return int(row.id)
+
+
+def record_token_use(session: Session, token_id: int) -> None:
+    """When the token was last used (shown to its owner), at most once per TOKEN_USE_EVERY:
+    one conditional UPDATE, so racing requests write it once."""
+    now = utcnow()
     session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == token_digest(token))
-        .values(last_used_at=utcnow())
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOKEN_USE_EVERY),
+        )
+        .values(last_used_at=now)
     )
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's API tokens, the newest first (only their labels and dates: the values are
+    not kept)."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(session: Session, token_id: int, owner: User | None = None) -> ApiToken:
+    """Delete the token: the next request with it answers 401. ``owner`` given (the account
+    page), only a token of theirs; another's is not found. Without (the CLI), any token."""
+    row = session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
+    if row is None or (owner is not None and row.user_id != owner.id):
+        raise NotFound(f"no API token {token_id}")
+    session.execute(delete(ApiToken).where(ApiToken.id == row.id))
+    return row
 
 
 def list_users(session: Session) -> list[User]:

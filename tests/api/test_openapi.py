@@ -73,12 +73,23 @@ def test_lists_take_the_services_filters_and_sort_keys(api: Api) -> None:
     spec = spec_of(api)
     params = {p["name"]: p for p in spec["paths"]["/api/v1/deals"]["get"]["parameters"]}
     assert {"page", "per_page", "sort", "q", "stage", "status", "close_from"} <= set(params)
-    assert params["status"]["schema"] == {"enum": ["open", "won", "lost"]}
-    assert params["close_from"]["schema"]["format"] == "date"
-    assert {"value", "-value", "stage", "-created_at"} <= set(params["sort"]["schema"]["enum"])
+    # each filter, or empty (a web form's blank filter filters nothing)
+    given = {name: p["schema"]["anyOf"][0] for name, p in params.items()}
+    assert all(
+        p["schema"]["anyOf"][1] == {"type": "string", "maxLength": 0} for p in params.values()
+    )
+    assert given["status"] == {"enum": ["open", "won", "lost"]}
+    assert given["close_from"]["format"] == "date"
+    assert {"value", "-value", "stage", "-created_at"} <= set(given["sort"]["enum"])
+    assert given["page"]["maximum"] == 1_000_000 and given["per_page"]["maximum"] == 500
     partner_in = spec["components"]["schemas"]["PartnerInput"]
     assert partner_in["required"] == ["name"] and partner_in["additionalProperties"] is False
-    assert partner_in["properties"]["domains"]["items"]["format"] == "idn-hostname"
+    assert partner_in["properties"]["domains"]["items"]["anyOf"][0]["format"] == "idn-hostname"
+    # a codebook value by label (any case) or id, but not both ways at once
+    assert {"not": {"required": ["kind", "kind_id"]}} in partner_in["allOf"]
+    kinds = partner_in["properties"]["kind"]["anyOf"]
+    assert re.fullmatch(kinds[0]["pattern"].strip("^$"), "cUSTOMER")
+    assert not re.fullmatch(kinds[0]["pattern"].strip("^$"), "Customers")
     assert {"kind", "kind_id", "custom"} <= set(partner_in["properties"])
     assert "required" not in spec["components"]["schemas"]["PartnerPatch"]
     assert spec["components"]["schemas"]["Partner"]["properties"]["id"]["readOnly"] is True

@@ -341,7 +341,8 @@ def test_the_users_permissions_apply(database: Database, world: World, tmp_path:
     path.write_text("name;company_id\nStavby Příbram;25123891\nNová firma;12345678\n")
     report = import_partners(database, path, world.sales_a.email)
     assert report.lines[0] == (
-        "row 2: refused: company_id: a partner with company ID 25123891 already exists"
+        "row 2: refused: company_id: company ID 25123891 is taken by a partner you cannot see; "
+        "an administrator can resolve it"
     )
     found = stored(database)
     assert found["25123891"].id == theirs.id and found["25123891"].name == "Zofia's"

@@ -290,7 +290,7 @@ def test_two_workers_storing_the_same_message_at_once_make_one_message(
     def other_worker() -> None:
         with database.session() as s:
             archive = Archive(s, blobs, RuleFiler())
-            second.append(archive.ingest(raw, imap_source(world.sales_b.id, 7, folder="Archiv")))
+            second.append(archive.ingest(raw, imap_source(world.sales_a2.id, 7, folder="Archiv")))
 
     with database.session() as s:
         first = Archive(s, blobs, RuleFiler()).ingest(raw, imap_source(world.sales_a.id, 1))

@@ -190,7 +190,7 @@ def test_bad_input_is_shown_beside_each_field_and_nothing_is_stored(
     assert field_error(page, "kind") == "must be one of task, call, meeting, letter, note"
     assert field_error(page, "title") == "is longer than 250 characters"
     assert field_error(page, "due_date") == "must be a date (YYYY-MM-DD)"
-    assert field_error(page, "next_contact_date") == "must be a date (YYYY-MM-DD)"
+    assert field_error(page, "next_contact_date") == "is not a day of the calendar"
     assert field_error(page, "salesperson_id") == "must be a whole number"
     assert "x" * 251 in page  # what was typed is kept
 

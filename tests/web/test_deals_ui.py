@@ -176,7 +176,7 @@ def test_deal_form_bad_input(
     assert field_error(page, "title") == "is required"
     assert field_error(page, "value") == "must be a number"
     assert field_error(page, "probability") == "must be at most 100"
-    assert field_error(page, "expected_close") == "must be a date (YYYY-MM-DD)"
+    assert field_error(page, "expected_close") == "is not a day of the calendar"
     assert field_error(page, "currency") is not None
     assert 'value="hodně"' in page
     assert count(database, Deal) == before

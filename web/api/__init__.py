@@ -8,8 +8,9 @@ from flask import Blueprint, Flask
 def register_api(app: Flask) -> None:
     """Registers the /api/v1 routes and the bearer-token check that guards every /api/ path."""
     from web.api import auth, messages, openapi, resources, views
-    from web.api.common import PREFIX
+    from web.api.common import ID, PREFIX, IdConverter
 
+    app.url_map.converters[ID] = IdConverter
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     resources.register(bp)
     views.register(bp)

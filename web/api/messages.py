@@ -7,14 +7,18 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from connector.intake import file_raw, filing_archive
-from crm.errors import DossierError, ValidationError
+from connector.intake import file_raw, filing_archive, read_upload
+from crm.errors import Conflict, DossierError, NotFound, ValidationError
+from crm.models import User
 from mail_archive import service
 from mail_archive.models import LINK_TYPES, STATUSES, Message
 from web import db
 from web.api.auth import api_user
 from web.api.common import ID, MAX_ID, int_arg, json_object, reject_unknown
 from web.files import blob_store, send_blob
+
+# An attachment's position in its message; a page; a search text (the description says so).
+MAX_POSITION, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY = 100_000, 100_000, 500, 200
 
 
 class UnsupportedMediaType(DossierError):
@@ -52,14 +56,17 @@ def message_summary(m: Message) -> dict[str, Any]:
     }
 
 
-def message_detail(m: Message) -> dict[str, Any]:
+def message_detail(m: Message, user: User) -> dict[str, Any]:
+    """The message as ``user`` may see it: links to records they cannot see are left out, and
+    the folders of other people's copies."""
+    links = service.visible_links(db.session(), user, [m])[m.id]
     return {
         **message_summary(m),
         "in_reply_to": m.in_reply_to or None,
         "references": m.references,
         "text": m.body_text,
         "defects": m.defects,
-        "links": [link_dict(link) for link in m.active_links],
+        "links": [link_dict(link) for link in links],
         "attachments": [
             {
                 "position": a.position,
@@ -73,7 +80,9 @@ def message_detail(m: Message) -> dict[str, Any]:
             }
             for a in m.attachments
         ],
-        "sources": [{"kind": s.kind, "folder": s.folder or None} for s in m.sources],
+        "sources": [
+            {"kind": kind, "folder": folder} for kind, folder in service.sources_seen(user, m)
+        ],
         "raw_url": url_for("api.message_raw", message_id=m.id),
     }
 
@@ -85,17 +94,28 @@ def create() -> ResponseReturnValue:
     reject_unknown(request.args, {"partner_id", "deal_id"})
     partner_id, deal_id = optional_id("partner_id"), optional_id("deal_id")
     raw = request.get_data(cache=False)
+    db.release()  # parsed with no write lock held: a large message must not stall other users
+    parsed = read_upload(raw)
     session, user = db.session(), api_user()
     archive = filing_archive(session, blob_store())
-    result = file_raw(archive, user, raw, kind="api", partner_id=partner_id, deal_id=deal_id)
+    result = file_raw(
+        archive, user, raw, kind="api", partner_id=partner_id, deal_id=deal_id, parsed=parsed
+    )
     db.commit()
-    assert result.message_id is not None  # explicit channel: always stored
-    message = service.load_message(session, user, result.message_id)
+    # explicit channel: always stored, but a copy of a message the user may not see names none
+    message = service.find_message(session, user, result.message_id)
+    if message is None:
+        raise Conflict(
+            "this message is archived already and filed to records you cannot see; "
+            "choose a partner or deal of yours (partner_id, deal_id) to file it there too"
+        )
     body = {
         "id": message.id,
         "status": message.status,
         "duplicate": result.duplicate,
-        "links": [link_dict(link) for link in message.active_links],
+        "links": [
+            link_dict(link) for link in service.visible_links(session, user, [message])[message.id]
+        ],
         "defects": message.defects,
     }
     location = url_for("api.message_get", message_id=message.id)
@@ -120,6 +140,8 @@ def index() -> ResponseReturnValue:
     status = request.args.get("status", "filed")
     if status not in STATUSES:
         raise ValidationError({"status": "must be one of " + ", ".join(STATUSES)})
+    if len(request.args.get("q", "")) > MAX_QUERY:
+        raise ValidationError({"q": f"is longer than {MAX_QUERY} characters"})
     page = service.list_messages(
         db.session(),
         api_user(),
@@ -130,14 +152,15 @@ def index() -> ResponseReturnValue:
         text=request.args.get("q", ""),
         direction=request.args.get("direction", ""),
         sort=request.args.get("sort", ""),
-        page=int_arg("page", 1, 1, 100_000),
-        per_page=int_arg("per_page", 50, 1, 500),
+        page=int_arg("page", 1, 1, MAX_PAGE),
+        per_page=int_arg("per_page", 50, 1, MAX_PER_PAGE),
     )
     return {"total": page.total, "items": [message_summary(m) for m in page.items]}
 
 
 def get(message_id: int) -> ResponseReturnValue:
-    return message_detail(service.load_message(db.session(), api_user(), message_id))
+    user = api_user()
+    return message_detail(service.load_message(db.session(), user, message_id), user)
 
 
 def raw(message_id: int) -> ResponseReturnValue:
@@ -167,7 +190,10 @@ def add_link(message_id: int) -> ResponseReturnValue:
         raise ValidationError(errors)
     session, user = db.session(), api_user()
     message = service.load_message(session, user, message_id)
-    link = service.add_link(session, user, message, str(record_type), int(str(record_id)))
+    try:
+        link = service.add_link(session, user, message, str(record_type), int(str(record_id)))
+    except NotFound as exc:  # the record named in the body, not the message of the URL
+        raise ValidationError({"record_id": f"no such {record_type} (or not yours)"}) from exc
     db.commit()
     return jsonify(link_dict(link)), 201
 
@@ -186,7 +212,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule(f"/messages/<{ID}:message_id>", "message_get", get)
     bp.add_url_rule(f"/messages/<{ID}:message_id>/raw", "message_raw", raw)
     bp.add_url_rule(
-        f"/messages/<{ID}:message_id>/attachments/<int(max=100000):position>",
+        f"/messages/<{ID}:message_id>/attachments/<{ID}(max={MAX_POSITION}):position>",
         "message_attachment",
         attachment,
     )

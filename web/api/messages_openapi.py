@@ -6,6 +6,7 @@ from typing import Any
 
 from mail_archive.models import LINK_HOWS, LINK_TYPES, STATUSES
 from web.api.common import MAX_ID, PREFIX
+from web.api.messages import MAX_PAGE, MAX_PER_PAGE, MAX_POSITION, MAX_QUERY
 
 Schema = dict[str, Any]
 TEXT = {"type": "string"}
@@ -18,7 +19,13 @@ def _ref(name: str) -> Schema:
 
 
 def _err(*codes: str) -> dict[str, Schema]:
-    names = {"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "422": "Invalid"}
+    names = {
+        "400": "BadRequest",
+        "401": "Unauthorized",
+        "404": "NotFound",
+        "409": "Conflict",
+        "422": "Invalid",
+    }
     return {code: {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
 
 
@@ -27,7 +34,14 @@ def _json(description: str, schema: Schema) -> Schema:
 
 
 def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
-    return {"name": name, "in": "query", "description": description, "schema": schema or ID_SCHEMA}
+    # a parameter left empty (?partner_id=) is taken as not given
+    empty = {"type": "string", "maxLength": 0}
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"anyOf": [schema or ID_SCHEMA, empty]},
+    }
 
 
 def _path(name: str, what: str) -> Schema:
@@ -148,13 +162,16 @@ def paths() -> dict[str, Schema]:
                     _query("partner_id", "Only mail linked to this partner"),
                     _query("deal_id", "Only mail linked to this deal"),
                     _query("person_id", "Only mail linked to this person"),
-                    _query(
-                        "status", "filed (default), triage or dismissed", {"enum": list(STATUSES)}
-                    ),
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "filed (default), triage or dismissed",
+                        "schema": {"enum": list(STATUSES)},
+                    },
                     _query(
                         "q",
                         "Only mail with this text in its subject, sender name or address",
-                        {"type": "string", "maxLength": 200},
+                        {"type": "string", "maxLength": MAX_QUERY},
                     ),
                     _query("direction", "in (received) or out (sent)", {"enum": ["in", "out"]}),
                     _query(
@@ -162,11 +179,15 @@ def paths() -> dict[str, Schema]:
                         "date, from or subject; a leading - sorts descending",
                         {"enum": [p + k for k in ("date", "from", "subject") for p in ("", "-")]},
                     ),
-                    _query("page", "Page number", {"type": "integer", "minimum": 1}),
+                    _query(
+                        "page",
+                        "Page number",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                    ),
                     _query(
                         "per_page",
                         "Rows per page",
-                        {"type": "integer", "minimum": 1, "maximum": 500},
+                        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
                     ),
                 ],
                 "responses": {
@@ -184,14 +205,21 @@ def paths() -> dict[str, Schema]:
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": {"message/rfc822": {"schema": {"type": "string"}}},
+                    "content": {
+                        "message/rfc822": {
+                            # what the upload must at least look like: a header line first
+                            "schema": {"type": "string", "pattern": "^[!-9;-~]+[ \\t]*:"}
+                        }
+                    },
                 },
                 "responses": {
                     "201": _json("Archived", _ref("MessageFiled")),
                     "200": _json("Already archived (a duplicate)", _ref("MessageFiled")),
                     "413": {"description": "Too large"},
                     "415": {"description": "Not Content-Type: message/rfc822"},
-                    **_err("401", "404", "422"),
+                    # the very bytes of a message filed to records the user cannot see, with no
+                    # partner or deal of theirs chosen: nothing is named, nothing is written
+                    **_err("401", "404", "409", "422"),
                 },
             },
         },
@@ -233,7 +261,7 @@ def paths() -> dict[str, Schema]:
                         "name": "position",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
                     },
                 ],
                 "responses": {"200": {"description": "The file", **binary}, **_err("401", "404")},

@@ -22,7 +22,7 @@ from crm.services.persons import persons
 from crm.services.records import ListQuery, Page, RecordService
 from web import db
 from web.api.auth import api_user
-from web.api.common import ID, json_object, reject_unknown
+from web.api.common import ID, json_kind_errors, json_object, reject_unknown
 
 Schema = dict[str, Any]
 
@@ -68,15 +68,17 @@ class Resource:
         return self.input_names() | set(BASE_OUTPUT) | set(self.output)
 
     def check_input(self, data: Mapping[str, Any]) -> None:
-        """Refuse unknown and read-only fields, and a codebook field given twice."""
+        """Refuse unknown and read-only fields, a codebook field given twice, and a value of
+        the wrong JSON type."""
         reject_unknown(data, self.input_names(), read_only=self.output_names() - self.input_names())
         twice = {
             spec.name: f"give {spec.name} (label or id) or {spec.attr}, not both"
             for spec in self.service.fields
             if spec.kind == "codebook" and spec.name in data and spec.attr in data
         }
-        if twice:
-            raise ValidationError(twice)
+        errors = {**twice, **json_kind_errors(self.service.fields, data)}
+        if errors:
+            raise ValidationError(errors)
 
     def endpoint(self, action: str) -> str:
         return f"{self.path}_{action}"

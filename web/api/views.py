@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, url_for
 from flask.typing import ResponseReturnValue
 
-from crm.errors import NotFound
+from crm.errors import NotFound, ValidationError
 from crm.models import CodebookEntry, User
 from crm.services import codebooks
 from crm.services.activities import DEAL_ACTIONS, activities
@@ -16,7 +16,7 @@ from crm.services.partners import partners
 from crm.timeline import partner_timeline
 from web import db
 from web.api.auth import api_user
-from web.api.common import ID, int_arg, json_object, reject_unknown
+from web.api.common import ID, int_arg, json_kind_errors, json_object, reject_unknown
 from web.api.resources import commit_fresh, resource_for
 
 # Task, call and meeting take the fields of an activity except these, which the action sets.
@@ -35,6 +35,12 @@ def action_fields(action: str) -> set[str]:
 def deal_action(deal_id: int, action: str) -> ResponseReturnValue:
     data = json_object()
     reject_unknown(data, action_fields(action), fixed=ACTION_SETS)
+    if action != "close":
+        resource_for("activities").check_input(data)
+    else:
+        close_specs = [spec for spec in deals.fields if spec.name in CLOSE_FIELDS]
+        if errors := json_kind_errors(close_specs, data):
+            raise ValidationError(errors)
     activity, deal = activities.deal_action(db.session(), api_user(), deal_id, action, data)
     commit_fresh(activity, deal)
     body = {"activity": activities.as_dict(activity), "deal": deals.as_dict(deal)}
@@ -92,13 +98,21 @@ def me() -> ResponseReturnValue:
     return user_dict(api_user())
 
 
+def deal_close(deal_id: int) -> ResponseReturnValue:
+    return deal_action(deal_id, "close")
+
+
 def register(bp: Blueprint) -> None:
-    actions = ",".join(DEAL_ACTIONS)
+    # close takes other fields than the rest: its own route, so the description can say so
+    actions = ",".join(a for a in DEAL_ACTIONS if a != "close")
     bp.add_url_rule(
         f"/deals/<{ID}:deal_id>/actions/<any({actions}):action>",
         "deal_action",
         deal_action,
         methods=["POST"],
+    )
+    bp.add_url_rule(
+        f"/deals/<{ID}:deal_id>/actions/close", "deal_close", deal_close, methods=["POST"]
     )
     bp.add_url_rule(f"/partners/<{ID}:partner_id>/timeline", "partner_timeline", timeline)
     bp.add_url_rule("/codebooks", "codebook_list", codebook_list)

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from crm.permissions import may_assign
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -30,8 +31,14 @@ def index() -> ResponseReturnValue:
 @bp.get("/<int:activity_id>")
 @login_required
 def show(activity_id: int) -> ResponseReturnValue:
-    activity = activities.get(db.session(), require_user(), activity_id)
-    return render_template("activities/show.html", activity=activity, specs=form_specs(activities))
+    user = require_user()
+    activity = activities.get(db.session(), user, activity_id)
+    return render_template(
+        "activities/show.html",
+        activity=activity,
+        specs=form_specs(activities),
+        may_delete=may_assign(user, activity),
+    )
 
 
 def _form(activity_id: int | None) -> ResponseReturnValue:

@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm.errors import Conflict, ValidationError
 from crm.models import CUSTOM_FIELD_TYPES, RECORD_TYPES, ROLES
 from crm.services import codebooks, users
 from web import db
-from web.security import admin_required, require_user
+from web.security import admin_required, renew_session, require_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -206,12 +207,33 @@ def user_edit(user_id: int) -> ResponseReturnValue:
             errors = exc.errors
             session.rollback()
         else:
+            if user_id == require_user().id and form.get("password"):
+                renew_session(require_user())  # their own sessions ended: go on in a new one
             db.commit()
             flash(_("User saved."), "success")
             return redirect(url_for("admin.user_list"))
     return _render(
         "admin/user_edit.html", errors, user=target, groups=users.list_groups(session), roles=ROLES
     )
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def user_sign_out(user_id: int) -> ResponseReturnValue:
+    """End every web session of the user at once (a stolen laptop, a cookie seen elsewhere)."""
+    ended = users.sign_out_everywhere(db.session(), require_user(), user_id)
+    db.commit()
+    flash(
+        ngettext(
+            "Signed out everywhere: %(num)d session ended.",
+            "Signed out everywhere: %(num)d sessions ended.",
+            ended,
+        )
+        if ended
+        else _("The user had no open sessions."),
+        "success",
+    )
+    return redirect(url_for("admin.user_edit", user_id=user_id))
 
 
 @bp.post("/groups")

@@ -1,25 +1,66 @@
-"""Log in, log out, the user's own settings (language, password)."""
+"""Log in, log out, the user's own settings (language, password, sessions, API tokens)."""
 
 from __future__ import annotations
+
+import math
+import unicodedata
+from urllib.parse import unquote
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm.errors import AuthenticationFailed, ValidationError
-from crm.services import users
+from crm.services import sessions, users
+from crm.services.throttle import LoginThrottled
 from web import db
 from web.i18n import LANGUAGES
-from web.security import current_user, login_required, login_user, logout_user, require_user
+from web.security import (
+    client_address,
+    current_session_id,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+    renew_session,
+    require_user,
+)
 
 bp = Blueprint("auth", __name__)
+MAX_NEXT = 2000
+
+
+def _invisible(ch: str) -> bool:
+    """Whitespace and control or format characters: browsers drop tabs and line breaks from
+    a URL ("/<TAB>/evil.test" becomes "//evil.test"), and a line break cannot be a header."""
+    return ch.isspace() or unicodedata.category(ch).startswith("C")
+
+
+def _local_path(target: str) -> bool:
+    return target.startswith("/") and not target.startswith(("//", "/\\"))
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """Only same-site paths; never an absolute URL that would send the user elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default or url_for("partners.index")
+    """Where to go back to after a form: only a path on this site, else ``default``.
+
+    Every redirect that takes a ``next`` goes through here. Refused: anything with whitespace,
+    control characters or backslashes (browsers read "\\" as "/"), absolute and
+    protocol-relative URLs (``https:``, ``javascript:``, ``//host``), and the same hidden
+    behind percent-encoding (``/%2F%2Fhost``, ``/%09/host``, encoded twice too), and
+    anything longer than MAX_NEXT."""
+    fallback = default or url_for("partners.index")
+    if not target or len(target) > MAX_NEXT or "\\" in target:
+        return fallback
+    if any(_invisible(ch) for ch in target) or not _local_path(target):
+        return fallback
+    decoded = target
+    for _round in range(3):  # what a browser or a second redirect might make of it
+        decoded = unquote(decoded)
+        visible = "".join(ch for ch in decoded if not _invisible(ch))
+        if "\\" in visible or not _local_path(visible):
+            return fallback
+    return target
 
 
 @bp.get("/")
@@ -35,12 +76,24 @@ def login() -> ResponseReturnValue:
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "").strip()
+        password = request.form.get("password", "")
         try:
-            found = users.authenticate(db.session(), email, request.form.get("password", ""))
+            found = users.log_in(db.session(), email, password, client_address())
+        except LoginThrottled as exc:
+            minutes = math.ceil(exc.retry_after / 60)
+            error = ngettext(
+                "Too many failed attempts; try again in %(num)d minute.",
+                "Too many failed attempts; try again in %(num)d minutes.",
+                minutes,
+            )
+            page = render_template("login.html", error=error, email=email)
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         except AuthenticationFailed:
+            db.commit()  # the failure counts towards the throttle
             error = _("Wrong email or password.")
         else:
             login_user(found)
+            db.commit()
             return redirect(safe_next(request.args.get("next")))
     status = 401 if error else 200
     return render_template("login.html", error=error, email=email), status
@@ -49,6 +102,7 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     logout_user()
+    db.commit()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -82,7 +136,41 @@ def account() -> ResponseReturnValue:
             except ValidationError as exc:
                 errors = exc.errors
             else:
+                renew_session(require_user())
                 db.commit()
-                flash(_("Your password has been changed."), "success")
+                flash(
+                    _("Your password has been changed; your other sessions have been signed out."),
+                    "success",
+                )
                 return redirect(url_for("auth.account"))
-    return render_template("account.html", errors=errors), 422 if errors else 200
+    s, user = db.session(), require_user()
+    return render_template(
+        "account.html",
+        errors=errors,
+        sessions=sessions.list_active(s, user, current_session_id()),
+        tokens=users.list_tokens(s, user),
+    ), 422 if errors else 200
+
+
+@bp.post("/account/sessions/sign-out-others")
+@login_required
+def sign_out_others() -> ResponseReturnValue:
+    """End every session of mine but this browser's (a cookie left on another computer, or
+    copied from this one: this browser goes on in a new session)."""
+    sessions.end_all(db.session(), require_user().id)
+    renew_session(require_user())
+    db.commit()
+    flash(_("Your other sessions have been signed out."), "success")
+    return redirect(url_for("auth.account") + "#sessions")
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    revoked = users.revoke_token(db.session(), token_id, owner=require_user())
+    db.commit()
+    flash(
+        _("The API token “%(label)s” has been revoked.", label=revoked.label or revoked.id),
+        "success",
+    )
+    return redirect(url_for("auth.account") + "#tokens")

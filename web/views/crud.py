@@ -11,10 +11,11 @@ from flask.typing import ResponseReturnValue
 
 from crm.errors import Conflict, ValidationError
 from crm.models import User
-from crm.services.records import ListQuery, RecordService
+from crm.services.records import Duplicate, ListQuery, RecordService
 from web import db
+from web.i18n import translate
 from web.views.common import form_data, form_specs, form_values, list_query
-from web.views.forms import choices_for
+from web.views.forms import choices_for, owner_choices
 
 
 def record_form(
@@ -33,24 +34,37 @@ def record_form(
 
     Bad input re-renders the form with each error beside its field (422) and what the user
     typed kept; nothing is stored. A form sends every field it shows, so an update is partial:
-    fields the form does not show keep their values.
+    fields the form does not show keep their values. Fields the user may not change (who the
+    record belongs to, ``service.locked_fields``) are shown disabled and not sent; one sent
+    anyway is refused by the service beside its field, never ignored.
     """
     session = db.session()
     specs = form_specs(service)
     values = form_values(service, record) if record is not None else dict(defaults)
     errors: dict[str, str] = {}
+    locked = service.locked_fields(user, record)
+    duplicate: Duplicate | None = None
     if request.method == "POST":
         data = form_data(specs)
+        for spec in specs:
+            # A disabled checkbox is not sent, which form_data reads as "unchecked".
+            if spec.kind == "bool" and spec.name in locked and spec.name not in request.form:
+                data.pop(spec.name, None)
+        # On a refusal the form shows what the user typed, but a locked field what is stored.
+        typed = {k: v for k, v in data.items() if k not in locked}
         try:
             if record is None:
                 record = service.create(session, user, data)
             else:
                 service.update(session, user, record.id, data)
         except ValidationError as exc:
-            errors, values = exc.errors, {**values, **data}
+            errors, values = exc.errors, {**values, **typed}
+            session.rollback()
+        except Duplicate as exc:
+            errors, values, duplicate = {exc.field: exc.reason}, {**values, **typed}, exc
             session.rollback()
         except Conflict as exc:
-            errors, values = {conflict_field or "form": exc.message}, {**values, **data}
+            errors, values = {conflict_field or "form": exc.message}, {**values, **typed}
             session.rollback()
         else:
             db.commit()
@@ -63,7 +77,9 @@ def record_form(
         specs=specs,
         values=values,
         errors=errors,
-        choices=choices_for(specs, user, values),
+        choices={**choices_for(specs, user, values), **owner_choices(user, values)},
+        locked=locked,
+        duplicate=duplicate,
         **context,
     ), 422 if errors else 200
 
@@ -80,7 +96,7 @@ def delete_record(
     try:
         service.delete(db.session(), user, record_id)
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return redirect(on_conflict())
     db.commit()
     flash(deleted_message, "success")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from crm.errors import Conflict, ValidationError
 from crm.fields import FieldSpec
 from crm.models import User
+from crm.permissions import may_assign
 from crm.services import codebooks
 from crm.services.activities import DEAL_ACTIONS, activities
 from crm.services.deals import deals
@@ -51,6 +52,7 @@ def show(deal_id: int) -> ResponseReturnValue:
     return render_template(
         "deals/show.html",
         deal=deal,
+        may_delete=may_assign(user, deal),
         specs=form_specs(deals),
         actions=DEAL_ACTIONS,
         activities=activities.list(

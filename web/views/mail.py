@@ -24,7 +24,8 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from connector import accounts as account_service
-from connector.intake import file_raw, filing_archive
+from connector.intake import file_raw, filing_archive, read_upload
+from connector.probe import ConnectionTests, connection_tests
 from crm.blobs import BlobNotFound
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
@@ -33,6 +34,7 @@ from crm.services.persons import persons
 from crm.services.records import ListQuery, is_small_number
 from mail_archive import service
 from mail_archive.models import Message
+from mail_archive.parse import ParsedMessage
 from web import db
 from web.files import blob_store, send_blob
 from web.security import login_required, require_user
@@ -54,12 +56,16 @@ def page_number() -> int:
 
 
 def deal_choices(user: User) -> list[tuple[int, str]]:
+    session = db.session()
     page = deals.list(
-        db.session(),
-        user,
-        ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False),
+        session, user, ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False)
     )
-    return [(d.id, f"{d.title} — {d.partner.name}") for d in page.items]
+    # a shared deal of a partner the user cannot see shows without the partner's name
+    names = service.partner_names(session, user, {d.partner_id for d in page.items})
+    return [
+        (d.id, f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title)
+        for d in page.items
+    ]
 
 
 @bp.app_context_processor
@@ -102,7 +108,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "mail/list.html",
         page=page,
-        filed_to=service.filed_to,
+        filed_to=service.filed_to(session, user, page.items),
         filter_errors=errors,
     ), 400 if errors else 200
 
@@ -167,22 +173,37 @@ def upload() -> ResponseReturnValue:
         files = [f for f in request.files.getlist("files") if f.filename]
         if not files:
             errors["files"] = _("Choose one or more .eml files.")
-        session = db.session()
-        archive = filing_archive(session, blob_store())  # one per request, not per file
+        db.release()  # every file is parsed before the write lock is taken, not while held
+        uploads = []
         for f in files:
             raw = f.read()
+            uploads.append((f.filename or "", raw, _read_upload(raw)))
+        session = db.session()
+        archive = filing_archive(session, blob_store())  # one per request, not per file
+        for name, raw, parsed in uploads:
             try:
+                if isinstance(parsed, ValidationError):
+                    raise parsed
                 result = file_raw(
-                    archive, user, raw, kind="upload", partner_id=partner_id, deal_id=deal_id
+                    archive,
+                    user,
+                    raw,
+                    kind="upload",
+                    partner_id=partner_id,
+                    deal_id=deal_id,
+                    parsed=parsed,
                 )
             except NotFound:
                 errors["partner_id"] = _("No such partner or deal.")
                 session.rollback()
                 break
             except ValidationError as exc:
-                results.append((f.filename or "", exc.message, None))
+                results.append((name, exc.message, None))
                 continue
-            results.append((f.filename or "", result.status, result.message_id))
+            # a copy of a message the user may not see: said so, nothing named
+            shown = service.find_message(session, user, result.message_id)
+            status = result.status if shown is not None else "elsewhere"
+            results.append((name, status, shown.id if shown else None))
         if not errors:
             db.commit()
     return render_template(
@@ -196,6 +217,13 @@ def upload() -> ResponseReturnValue:
     ), 422 if errors else 200
 
 
+def _read_upload(raw: bytes) -> ParsedMessage | ValidationError:
+    try:
+        return read_upload(raw)
+    except ValidationError as exc:
+        return exc
+
+
 @bp.get("/<int:message_id>")
 @login_required
 def show(message_id: int) -> ResponseReturnValue:
@@ -206,6 +234,7 @@ def show(message_id: int) -> ResponseReturnValue:
     return render_template(
         "mail/show.html",
         message=message,
+        links=service.visible_links(session, user, [message])[message.id],
         thread=thread if len(thread) > 1 else [],
         partners=partner_choices(user),
         deals=deal_choices(user),
@@ -342,6 +371,7 @@ def accounts() -> ResponseReturnValue:
             from connector.scheduler import request_sync
 
             db.commit()
+            _tests().start(created.id)  # in the background: the page answers at once
             request_sync(current_app, created.id)  # read it now, and start watching it
             flash(_("Account %(name)s added.", name=created.name), "success")
             return redirect(url_for("mail.account", account_id=created.id))
@@ -359,7 +389,36 @@ def accounts() -> ResponseReturnValue:
 def account(account_id: int) -> ResponseReturnValue:
     user = require_user()
     found = account_service.load_account(db.session(), user, account_id)
-    return render_template("mail/account.html", account=found, delivery=_delivery(found.id))
+    return render_template(
+        "mail/account.html",
+        account=found,
+        delivery=_delivery(found.id),
+        test=_tests().get(found.id),
+    )
+
+
+def _tests() -> ConnectionTests:
+    """This process's background connection tests (connector.probe)."""
+    return connection_tests(current_app, db.database())
+
+
+@bp.get("/accounts/<int:account_id>/status")
+@login_required
+def account_status(account_id: int) -> ResponseReturnValue:
+    """What the account's connection test is doing, for the page's poll
+    (web/static/account-status.js)."""
+    found = account_service.load_account(db.session(), require_user(), account_id)
+    test = _tests().get(found.id)
+    body = {"state": test.state, "message": test.message} if test else {"state": "none"}
+    return body, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/accounts/<int:account_id>/test")
+@login_required
+def account_test(account_id: int) -> ResponseReturnValue:
+    found = account_service.load_account(db.session(), require_user(), account_id)
+    _tests().start(found.id)
+    return redirect(url_for("mail.account", account_id=account_id))
 
 
 def _delivery(account_id: int) -> str:
@@ -395,16 +454,8 @@ def account_sync(account_id: int) -> ResponseReturnValue:
     found = account_service.load_account(db.session(), user, account_id)
     if request_sync(current_app, found.id):
         flash(_("Sync started; reload the page in a moment."), "success")
-    else:
-        from connector.imap import ImapSync
-
-        db.release()
-        report = ImapSync(db.database(), found.id).run()
-        if report.error:
-            flash(_("Sync failed: %(error)s", error=report.error), "error")
-        else:
-            fetched = sum(f.fetched for f in report.folders)
-            flash(_("Sync done: %(n)s messages read.", n=fetched), "success")
+    else:  # no background sync in this process: one pass in the background all the same
+        _tests().start(found.id, then_sync=True)
     return redirect(url_for("mail.account", account_id=account_id))
 
 
@@ -422,6 +473,7 @@ def account_password(account_id: int) -> ResponseReturnValue:
         flash(_("Enter the new password."), "error")
         return redirect(url_for("mail.account", account_id=account_id))
     db.commit()
+    _tests().start(found.id)
     flash(_("Password saved (encrypted)."), "success")
     return redirect(url_for("mail.account", account_id=account_id))
 
@@ -434,6 +486,7 @@ def account_delete(account_id: int) -> ResponseReturnValue:
     found = account_service.load_account(session, user, account_id)
     account_service.delete_account(session, found)
     db.commit()
+    _tests().forget(account_id)
     flash(_("Account removed; the mail it archived stays."), "success")
     return redirect(url_for("mail.accounts"))
 
@@ -516,7 +569,7 @@ def _compose_defaults(session: Session, user: User, original: Message | None) ->
         quoted = "\n".join("> " + line for line in original.body_text.splitlines()[:200])
         when = original.sent_at.strftime("%Y-%m-%d %H:%M") if original.sent_at else ""
         values["body"] = f"\n\n{when} {original.from_name or original.from_addr}:\n{quoted}"
-        for link in original.active_links:
+        for link in service.visible_links(session, user, [original])[original.id]:
             if link.partner_id and "partner_id" not in values:
                 values["partner_id"] = link.partner_id
             if link.deal_id and "deal_id" not in values:

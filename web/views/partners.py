@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from crm.errors import DossierError
+from crm.permissions import may_assign
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.importer import import_partners_from_bytes
@@ -21,6 +22,15 @@ from web.views.crud import delete_record, record_form, record_list
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TIMELINE_PAGE = 50
+TIMELINE_MAX = 500  # entries one page may show ("Show more" adds a page up to this)
+
+
+def timeline_shown(raw: str) -> int:
+    """How many timeline entries to show for ``?timeline=``: a hand-edited value (huge,
+    negative, not a number) gives a normal page, clamped, never a huge query."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        return TIMELINE_MAX if raw.isascii() and raw.isdigit() else TIMELINE_PAGE
+    return min(max(int(raw), 1), TIMELINE_MAX)
 
 
 @bp.get("/")
@@ -35,11 +45,12 @@ def show(partner_id: int) -> ResponseReturnValue:
     user = require_user()
     session = db.session()
     partner = partners.get(session, user, partner_id)
-    shown = request.args.get("timeline", type=int) or TIMELINE_PAGE
+    shown = timeline_shown(request.args.get("timeline", ""))
     timeline = partner_timeline(session, user, partner_id, limit=shown + 1)
     return render_template(
         "partners/show.html",
         partner=partner,
+        may_delete=may_assign(user, partner),
         specs=form_specs(partners),
         persons=persons.list(
             session,
@@ -67,7 +78,7 @@ def show(partner_id: int) -> ResponseReturnValue:
             ),
         ).items,
         timeline=timeline[:shown],
-        more=len(timeline) > shown,
+        more=len(timeline) > shown and shown < TIMELINE_MAX,
         shown=shown,
     )
 

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from crm.permissions import may_assign
 from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
@@ -38,6 +39,7 @@ def show(person_id: int) -> ResponseReturnValue:
     return render_template(
         "persons/show.html",
         person=person,
+        may_delete=may_assign(user, person.partner),
         activities=history,
         specs=form_specs(persons),
         mail=mail,

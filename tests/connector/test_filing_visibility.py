@@ -44,7 +44,7 @@ class Hidden:
     petrs_partner: int
     petrs_deal: int
     petrs_person: int
-    shared_deal_of_private: int  # the partner: petrs_partner
+    shared_deal_of_private: int  # Jana's deal of petrs_partner, which she cannot see
     order: int
 
 
@@ -74,8 +74,13 @@ def hidden(database: Database, world: World, dossier: Dossier, ingest: Ingest) -
         petrs = partners.create(
             s, world.sales_a2, {"name": "Pekárna Beroun", "domains": "pekarna-beroun.cz"}
         ).id
-        shared = deals.create(s, world.sales_a2, {"title": "Rohlíky", "partner_id": petrs}).id
-        partners.update(s, world.sales_a2, petrs, {"private": True})  # its deal stays shared
+        shared = deals.create(
+            s,
+            world.sales_a2,
+            {"title": "Rohlíky", "partner_id": petrs, "salesperson_id": world.sales_a.id},
+        ).id
+        # The partner turns private: so does its deal, which Jana keeps as its salesperson.
+        partners.update(s, world.sales_a2, petrs, {"private": True})
         petrs_deal = deals.create(s, world.sales_a2, {"title": "Chleba", "partner_id": petrs}).id
         petrs_person = persons.create(
             s,
@@ -126,8 +131,8 @@ def test_a_shared_deal_of_a_private_partner_is_linked_without_its_partner(
     chosen = upload_source(world.sales_a.id, "c", deal_id=hidden.shared_deal_of_private)
     result = ingest(make_mail(subject="Rohlíky 2", sender=STRANGER), chosen)
     assert targets(database, result) == {f"deal:{hidden.shared_deal_of_private}"}
-    # Petr, its salesperson, gets both (into the same message: the very bytes)
-    result = ingest(tagged, imap_source(world.sales_a2.id, 5))
+    # the team's manager, who sees both, gets both (into the same message: the very bytes)
+    result = ingest(tagged, imap_source(world.manager_a.id, 5))
     assert targets(database, result) == {
         f"deal:{hidden.shared_deal_of_private}",
         f"partner:{hidden.petrs_partner}",

@@ -64,9 +64,11 @@ def teams(database: Database, world: World) -> Teams:
         ).id
         petrs = partners.create(s, world.sales_a2, {"name": "Tajná Pekárna Beroun"}).id
         shared_deal = deals.create(
-            s, world.sales_a2, {"title": "Rohlíky pro Tým A", "partner_id": petrs}
+            s,
+            world.sales_a2,
+            {"title": "Rohlíky pro Tým A", "partner_id": petrs, "salesperson_id": world.sales_a.id},
         ).id
-        # the partner turned private later; its deal stays shared with the team
+        # the partner turned private later: so did its deal, which Jana keeps as its salesperson
         partners.update(s, world.sales_a2, petrs, {"private": True})
     source = Source(kind="imap", key="imap:9:INBOX:1:1", user_id=world.sales_b.id, account_id=9)
     return Teams(stavby, mleko, petrs, shared_deal, ingest(database, ORDER, source))

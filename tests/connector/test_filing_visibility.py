@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from connector.accounts import AccountInput, add_account
 from connector.imap import ImapSync
 from crm.cli import main
 from crm.db import Database
@@ -24,6 +23,7 @@ from crm.settings import Settings
 from mail_archive.ingest import IngestResult, Source
 from mail_archive.models import Message, MessageLink, MessageSource
 from tests.conftest import World, count
+from tests.connector.conftest import add_imap
 from tests.mail_archive.conftest import Dossier, Ingest, imap_source, upload_source
 from tests.mailfactory import make_mail
 from tests.servers.dovecot import Dovecot
@@ -219,23 +219,6 @@ def test_a_thread_through_a_visible_message_copies_only_visible_links(
     reply = make_mail(subject="Re: Společně", sender=STRANGER, in_reply_to="spolecne@firma.cz")
     result = ingest(reply, imap_source(world.sales_a.id, 1))
     assert targets(database, result) == {f"partner:{dossier.partner_id}"}
-
-
-def add_imap(database: Database, user: ImapUser, owner_email: str) -> int:
-    with database.session() as s:
-        return add_account(
-            s,
-            database.settings,
-            AccountInput(
-                name="jana",
-                host=user.host,
-                port=user.port,
-                security="none",
-                username=user.name,
-                user_email=owner_email,
-                password=user.password,
-            ),
-        ).id
 
 
 def test_a_forged_copy_synced_from_a_mailbox_is_a_message_of_its_own(

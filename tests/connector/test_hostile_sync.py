@@ -18,13 +18,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from connector.accounts import AccountInput, add_account
 from connector.imap import FolderReport, ImapSync
 from connector.models import FolderState
 from crm.db import Database
 from mail_archive.models import Message
 from tests.conftest import World, login, post_form
-from tests.connector.test_imap import add_imap, by_folder, messages
+from tests.connector.conftest import add_imap
+from tests.connector.test_imap import by_folder, messages
 from tests.hostile_mail import (
     FORGED_FROM,
     folded_attachment,
@@ -152,23 +152,7 @@ def test_a_reply_to_a_forged_sender_goes_to_the_real_address_with_no_injected_he
     imap_user: ImapUser,
 ) -> None:
     with smtp_server(imap_user.name, imap_user.password) as smtp:
-        with database.session() as s:
-            account_id = add_account(
-                s,
-                database.settings,
-                AccountInput(
-                    name="jana",
-                    host=imap_user.host,
-                    port=imap_user.port,
-                    security="none",
-                    username=imap_user.name,
-                    user_email=world.sales_a.email,
-                    password=imap_user.password,
-                    smtp_host=smtp.host,
-                    smtp_port=smtp.port,
-                    smtp_security="none",
-                ),
-            ).id
+        account_id = add_imap(database, imap_user, world.sales_a.email, "jana", smtp)
         login(client, world.sales_a)
         upload = post_form(
             client,

@@ -20,7 +20,7 @@ from connector.scheduler import MailScheduler, start_scheduler
 from crm.db import Database
 from mail_archive.models import Message
 from tests.conftest import World, login
-from tests.connector.test_imap import add_imap
+from tests.connector.conftest import add_imap
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
 from tests.servers.dovecot import Dovecot

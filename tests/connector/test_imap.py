@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from connector.accounts import AccountInput, add_account
 from connector.imap import ImapSync, sync_accounts
 from connector.models import FolderState, MailAccount
 from crm.cli import main
@@ -16,27 +15,11 @@ from crm.db import Database
 from crm.settings import Settings
 from mail_archive.models import Message, MessageSource
 from tests.conftest import World
+from tests.connector.conftest import add_imap
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
 from tests.servers.dovecot import Dovecot
 from tests.servers.fixtures import ImapUser
-
-
-def add_imap(database: Database, user: ImapUser, owner_email: str, name: str = "box") -> int:
-    with database.session() as s:
-        return add_account(
-            s,
-            database.settings,
-            AccountInput(
-                name=name,
-                host=user.host,
-                port=user.port,
-                security="none",
-                username=user.name,
-                user_email=owner_email,
-                password=user.password,
-            ),
-        ).id
 
 
 def messages(database: Database) -> int:

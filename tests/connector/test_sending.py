@@ -9,10 +9,10 @@ from email.policy import default
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from connector.accounts import AccountInput, add_account
 from crm.db import Database
 from mail_archive.models import Message
 from tests.conftest import World, login, post_form
+from tests.connector.conftest import add_imap
 from tests.mail_archive.conftest import Dossier
 from tests.servers.dovecot import Dovecot
 from tests.servers.fixtures import ImapUser
@@ -28,23 +28,7 @@ def test_compose_sends_files_and_copies_to_sent(
     imap_user: ImapUser,
 ) -> None:
     with smtp_server(imap_user.name, imap_user.password, require_auth=True) as smtp:
-        with database.session() as s:
-            account_id = add_account(
-                s,
-                database.settings,
-                AccountInput(
-                    name="jana",
-                    host=imap_user.host,
-                    port=imap_user.port,
-                    security="none",
-                    username=imap_user.name,
-                    user_email=world.sales_a.email,
-                    password=imap_user.password,
-                    smtp_host=smtp.host,
-                    smtp_port=smtp.port,
-                    smtp_security="none",
-                ),
-            ).id
+        account_id = add_imap(database, imap_user, world.sales_a.email, "jana", smtp)
         login(client, world.sales_a)
         form = client.get(f"/mail/compose?person_id={dossier.person_id}").get_data(as_text=True)
         assert "jan.novak@stavby-pribram.cz" in form

@@ -1,7 +1,8 @@
 """Hostile mail for the tests, as an attacker inside the company would send it: MIME nested a
 thousand levels deep, a To of 100,000 recipients, a forged sender whose encoded display name
 hides a line break and a Bcc, an attachment whose Content-Type is folded onto a second line,
-over-long headers. Each builder returns the raw bytes.
+over-long headers; and Tým B's order whose Message-ID, sender and date a forger of Tým A copies
+(``team_b_order``). Each builder returns the raw bytes.
 
 ``write_lock_during_parse`` watches, without changing anything, whether SQLite's write lock is
 held by someone at the moment ``mail_archive.parse.parse`` begins (the lock must be free then:
@@ -17,8 +18,24 @@ from types import FrameType
 from typing import Any
 
 from mail_archive import parse as parse_module
+from tests.mailfactory import make_mail
 
 DATE = "Mon, 2 Nov 2026 09:30:00 +0000"
+TEAM_B_ORDER_ID = "zamowienie-77@mleko.pl"
+
+
+def team_b_order(body: str) -> bytes:
+    """Tým B's order with its secret price list; a forged copy keeps everything but ``body``."""
+    return make_mail(
+        subject="Zamówienie 77",
+        sender=("Ewa Kowalska", "biuro@mleko.pl"),
+        to=[("Zofia Wójcik", "zofia@firma.pl")],
+        message_id=TEAM_B_ORDER_ID,
+        body=body,
+        attachments=[("cennik.pdf", "application/pdf", b"%PDF-1.4 tajny cennik")],
+    )
+
+
 PDF = b"%PDF-1.4\n% hostile test\n"
 FORGED_FROM = "=?utf-8?q?Evil=0D=0ABcc=3A_x=40y.z?= <boss@alpha.example>"
 # Other ways of making a decoded display name into an address or a header line.

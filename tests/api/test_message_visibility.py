@@ -16,25 +16,14 @@ from crm.services.partners import partners
 from mail_archive.models import MessageSource
 from tests.api.conftest import ApiFor
 from tests.conftest import World, count
+from tests.hostile_mail import TEAM_B_ORDER_ID, team_b_order
 from tests.mail_archive.conftest import Dossier, Ingest, imap_source
 from tests.mailfactory import make_mail
 
 RFC822 = {"content_type": "message/rfc822"}
-ORDER_ID = "zamowienie-77@mleko.pl"
 
 
-def order(body: str) -> bytes:
-    return make_mail(
-        subject="Zamówienie 77",
-        sender=("Ewa Kowalska", "biuro@mleko.pl"),
-        to=[("Zofia Wójcik", "zofia@firma.pl")],
-        message_id=ORDER_ID,
-        body=body,
-        attachments=[("cennik.pdf", "application/pdf", b"%PDF-1.4 tajny cennik")],
-    )
-
-
-ORDER = order("Zamawiamy 40 t mleka w proszku, cena 9 800 EUR/t.\n")
+ORDER = team_b_order("Zamawiamy 40 t mleka w proszku, cena 9 800 EUR/t.\n")
 
 
 def post_raw(api_for: ApiFor, user: Any, raw: bytes, **query: object) -> Any:
@@ -72,7 +61,7 @@ def linked(body: dict[str, Any]) -> set[tuple[str, int]]:
 def test_a_forged_copy_reads_nothing_of_the_hidden_message(
     api_for: ApiFor, world: World, dossier: Dossier, hidden: int
 ) -> None:
-    forged = order("cokoli")
+    forged = team_b_order("cokoli")
     answer = post_raw(api_for, world.sales_a, forged, partner_id=dossier.partner_id)
     assert answer.status_code == 201
     body = answer.get_json()
@@ -89,7 +78,7 @@ def test_a_forged_copy_reads_nothing_of_the_hidden_message(
     assert linked(theirs) == {("partner", dossier.other_partner_id)}
     assert theirs["sources"] == [{"kind": "api", "folder": None}]
     # a second forged copy is another copy of her first one, never of the hidden one
-    again = post_raw(api_for, world.sales_a, order("jiný text")).get_json()
+    again = post_raw(api_for, world.sales_a, team_b_order("jiný text")).get_json()
     assert again["id"] == body["id"] and again["duplicate"] is True
     assert linked(again) == {("partner", dossier.partner_id)}
 
@@ -132,11 +121,11 @@ def test_tags_and_replies_do_not_file_into_hidden_deals_and_threads(
     stranger = ("Neznámý", "nekdo@gmail.com")
     tagged = post_raw(api_for, world.sales_a, make_mail(subject=f"{tags} Dotaz", sender=stranger))
     assert tagged.get_json()["status"] == "triage" and tagged.get_json()["links"] == []
-    reply = make_mail(subject="Re: Zamówienie 77", sender=stranger, in_reply_to=ORDER_ID)
+    reply = make_mail(subject="Re: Zamówienie 77", sender=stranger, in_reply_to=TEAM_B_ORDER_ID)
     answer = post_raw(api_for, world.sales_a, reply).get_json()
     assert answer["status"] == "triage" and answer["links"] == []
     detail = api_for(world.sales_a).get(f"/api/v1/messages/{answer['id']}").get_json()
-    assert detail["thread"] == ORDER_ID  # its own References, not the hidden thread's key
+    assert detail["thread"] == TEAM_B_ORDER_ID  # its own References, not the hidden thread's key
     # nothing reached Tým B's timeline or deals, nor Petr's deal
     zofia = api_for(world.sales_b)
     timeline = zofia.get(f"/api/v1/partners/{dossier.other_partner_id}/timeline").get_json()

@@ -20,23 +20,10 @@ from crm.services.partners import partners
 from mail_archive.ingest import Archive, Source
 from mail_archive.service import add_link
 from tests.conftest import World, login, post_form
+from tests.hostile_mail import team_b_order
 from tests.mailfactory import make_mail
 
-ORDER_ID = "zamowienie-77@mleko.pl"
-
-
-def order(body: str) -> bytes:
-    return make_mail(
-        subject="Zamówienie 77",
-        sender=("Ewa Kowalska", "biuro@mleko.pl"),
-        to=[("Zofia Wójcik", "zofia@firma.pl")],
-        message_id=ORDER_ID,
-        body=body,
-        attachments=[("cennik.pdf", "application/pdf", b"%PDF-1.4 tajny cennik")],
-    )
-
-
-ORDER = order("Zamawiamy 40 t mleka w proszku, cena 9 800 EUR/t.\n")
+ORDER = team_b_order("Zamawiamy 40 t mleka w proszku, cena 9 800 EUR/t.\n")
 
 
 @dataclass
@@ -97,7 +84,7 @@ def test_a_forged_upload_opens_nothing_and_names_nothing(
     client: FlaskClient, world: World, teams: Teams
 ) -> None:
     login(client, world.sales_a)
-    page = upload(client, order("cokoli"), partner_id=teams.stavby)
+    page = upload(client, team_b_order("cokoli"), partner_id=teams.stavby)
     assert f'href="/mail/{teams.hidden}"' not in page and "/mail/" in page
     assert closed(client, teams.hidden)
     same = upload(client, ORDER)

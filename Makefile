@@ -39,9 +39,10 @@ serve: $(VENV)/.installed translations
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy crm web connector mail_archive
+	$(BIN)/mypy crm web connector mail_archive doc_library calendar_bridge search
 
 test: $(VENV)/.installed-test translations lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -51,4 +52,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache *.egg-info

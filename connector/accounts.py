@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from connector import secrets
 from connector.models import SECURITIES, MailAccount
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import User
-from crm.settings import Settings
+from crm.settings import Settings, secret_from_env
 
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 
@@ -177,7 +176,7 @@ def credentials(settings: Settings, account: MailAccount) -> Credentials:
     if account.oauth_command:
         return Credentials(account.username, oauth_token=_run_token_command(account.oauth_command))
     if account.password_env:
-        value = os.environ.get(account.password_env)
+        value = secret_from_env(account.password_env)
         if not value:
             raise AccountError(
                 f"environment variable {account.password_env} (the password of {account.name}) "

@@ -9,6 +9,7 @@ import click
 
 from connector.accounts import AccountInput, add_account, delete_account, find_account
 from connector.models import SECURITIES, MailAccount
+from connector.sources import UnknownKind, load_source, source_kinds
 from crm.bootstrap import initialize
 from crm.cli import load_settings, password_from_env
 
@@ -18,12 +19,33 @@ def account() -> None:
     """Manage the mail accounts the connector reads."""
 
 
-@account.group("add")
+class _Kinds(click.Group):
+    """One sub-command per installed kind of mail source (connector.sources): each kind
+    brings its own ``add`` command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return source_kinds()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        try:
+            return load_source(cmd_name).add_command()
+        except UnknownKind:
+            return None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(str(UnknownKind(args[0], source_kinds())), ctx)
+        return super().resolve_command(ctx, args)
+
+
+@account.group("add", cls=_Kinds)
 def account_add() -> None:
-    """Add a mail account."""
+    """Add a mail account of one of the kinds below."""
 
 
-@account_add.command("imap")
+@click.command("imap")
 @click.argument("name")
 @click.option("--host", required=True, help="IMAP server, e.g. imap.firma.cz")
 @click.option("--port", type=click.IntRange(1, 65535), help="Default: 993 (tls), 143 otherwise.")
@@ -135,7 +157,7 @@ def account_remove(name: str) -> None:
 @click.option("--account", "name", help="Only this account.")
 def sync(name: str | None) -> None:
     """One pass over the mail accounts; prints per account and folder what happened."""
-    from connector.imap import sync_accounts
+    from connector.sync import sync_accounts
 
     db = initialize(load_settings())
     try:

@@ -22,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
+from sqlalchemy import select
 
 from connector.accounts import AccountError
 from connector.imap import NETWORK_ERRORS, connect
 from connector.models import MailAccount
+from crm import workers
 from crm.db import Database
 
 log = logging.getLogger("dossier.sync.idle")
@@ -146,3 +148,81 @@ def watched_keys(account: MailAccount) -> list[WatchKey]:
     inbox = not account.folders or "INBOX" in account.folders
     folders = ["INBOX"] if inbox else []
     return [WatchKey(account.id, f) for f in [*folders, account.filing_folder]]
+
+
+class IdleFollower:
+    """One IDLE watcher per folder of every enabled account, kept in step with the accounts
+    by ``follow``; new mail calls ``on_new_mail(account_id)``."""
+
+    def __init__(
+        self, db: Database, on_new_mail: Callable[[int], None], *, max_retry_seconds: float
+    ) -> None:
+        self.db = db
+        self.on_new_mail = on_new_mail
+        self.max_retry_seconds = max_retry_seconds
+        self.watchers: dict[WatchKey, IdleWatcher] = {}
+
+    def follow(self, stop: threading.Event) -> None:
+        """Start the missing watchers (and those whose thread ended), stop those of removed or
+        disabled accounts. A folder whose server has no IDLE is left to the periodic pass."""
+        with self.db.session(write=False) as s:
+            accounts = s.scalars(select(MailAccount).where(MailAccount.enabled.is_(True))).all()
+            wanted = {key for account in accounts for key in watched_keys(account)}
+        for key in list(self.watchers):
+            watcher = self.watchers[key]
+            if key not in wanted:
+                watcher.stop()
+                del self.watchers[key]
+            elif not watcher.alive and watcher.state != UNSUPPORTED:
+                del self.watchers[key]
+        for key in sorted(wanted - set(self.watchers), key=lambda k: (k.account_id, k.folder)):
+            if stop.is_set():
+                return
+            watcher = IdleWatcher(
+                self.db, key, self.on_new_mail, max_retry_seconds=self.max_retry_seconds
+            )
+            self.watchers[key] = watcher
+            watcher.start()
+
+    def push_state(self, account_id: int) -> dict[str, str]:
+        """Folder -> what its watcher is doing."""
+        return {
+            key.folder: watcher.state
+            for key, watcher in list(self.watchers.items())
+            if key.account_id == account_id
+        }
+
+    def stop_all(self) -> None:
+        for watcher in self.watchers.values():
+            watcher.stop()
+        for watcher in self.watchers.values():
+            watcher.join(timeout=10)
+        self.watchers.clear()
+
+
+FOLLOW_SECONDS = 30.0  # how soon a new or removed account is watched or let go
+
+
+class IdleWorker:
+    """Worker "imap-idle" of ``dossier serve``: keeps the watchers in step with the accounts
+    (every FOLLOW_SECONDS, or at once when an account is added here) and asks the mail-sync
+    worker, in this process or another, for a pass when one announces new mail."""
+
+    def __init__(self, db: Database, on_new_mail: Callable[[int], None], sync_seconds: float):
+        self.follower = IdleFollower(db, on_new_mail, max_retry_seconds=sync_seconds)
+        self.wake = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                self.wake.clear()
+                self.follower.follow(stop)
+                workers.unit_done()
+                deadline = time.monotonic() + FOLLOW_SECONDS
+                while not stop.is_set() and not self.wake.is_set():
+                    if stop.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                        break
+                    if time.monotonic() >= deadline:
+                        break
+        finally:
+            self.follower.stop_all()

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import ValidationError
 from crm.models import Deal, Partner, User
 from crm.permissions import load_visible
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, IngestResult, Source
 from mail_archive.parse import UTF8_BOM, ParsedMessage, parse
 

@@ -1,4 +1,4 @@
-"""Mail accounts and their per-folder sync state (migration 0003 in crm/migrations)."""
+"""Mail accounts and their per-folder sync state (the connector's chain, connector/migrations)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     ForeignKey,
     Integer,
@@ -57,15 +56,15 @@ class MailAccount(Base):
 
 
 class FolderState(Base):
-    """The checkpoint of one folder: advanced only after the batch it covers is committed."""
+    """The checkpoint of one folder: advanced only after the batch it covers is committed.
+    Opaque text that only the account's kind of source reads (connector.sources; IMAP keeps
+    UIDVALIDITY, last UID and HIGHESTMODSEQ in it)."""
 
     __tablename__ = "mail_folder_states"
     __table_args__ = (UniqueConstraint("account_id", "folder", name="uq_mail_folder_states"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("mail_accounts.id", ondelete="CASCADE"))
     folder: Mapped[str] = mapped_column(String(500))
-    uidvalidity: Mapped[int] = mapped_column(BigInteger)
-    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
-    highest_modseq: Mapped[int | None] = mapped_column(BigInteger)
+    checkpoint: Mapped[str] = mapped_column(Text, default="")
     messages_seen: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

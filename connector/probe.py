@@ -1,10 +1,10 @@
 """Testing a mail account's connection in the background, so no page waits on a mail server.
 
 Adding an account, saving its password or pressing "Test the connection" starts a test: connect
-and log in (connector.imap.connect, bounded by DOSSIER_MAIL_TIMEOUT), then log out. The page
-answers at once and shows "Testing the connection…" until the result is in (web/static polls
-the account's status); the result is kept in memory for the page and a failure is stored as the
-account's ``last_error`` (its list, ``dossier account list``).
+and log in (the account's mail source, connector.sources; bounded by DOSSIER_MAIL_TIMEOUT),
+then log out. The page answers at once and shows "Testing the connection…" until the result is
+in (web/static polls the account's status); the result is kept in memory for the page and a
+failure is stored as the account's ``last_error`` (its list, ``dossier account list``).
 
 A failure to connect is made known only when the whole time-out has passed, whether the port
 refused at once or never answered: otherwise the time to the answer would still tell a closed
@@ -124,10 +124,10 @@ class ConnectionTests:
         test.state = OK if error is None else FAILED
 
     def _sync(self, test: ConnectionTest) -> None:
-        from connector.imap import ImapSync
+        from connector.sync import sync_account
 
         try:
-            report = ImapSync(self.db, test.account_id).run()  # stores its own result
+            report = sync_account(self.db, test.account_id)  # stores its own result
         except Exception:
             log.exception("sync of mail account %s failed", test.account_id)
             test.state, test.message = FAILED, "the sync failed on the Dossier server"
@@ -137,13 +137,15 @@ class ConnectionTests:
         test.state = FAILED if report.error else OK
 
     def _try(self, account: MailAccount) -> AccountError | None:
-        from connector.imap import connect
+        from connector.sources import UnknownKind, open_source
 
         try:
-            with connect(self.db, account, read_timeout=self.timeout):
+            with open_source(self.db, account).connect(read_timeout=self.timeout):
                 return None
         except AccountError as exc:
             return exc
+        except UnknownKind as exc:
+            return AccountError(str(exc))
         except Exception as exc:  # a bug: logged; the page says so plainly
             log.exception("connection test of mail account %s failed", account.id)
             return AccountError(f"the test failed on the server ({type(exc).__name__})")

@@ -17,15 +17,16 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from connector.accounts import AccountError, credentials
-from connector.filing import RuleFiler
 from connector.intake import check_choice
 from connector.models import MailAccount
 from connector.network import GuardedSMTP, GuardedSMTP_SSL, connection_failure
+from crm import audit
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import DossierError, ValidationError
 from crm.models import User
 from crm.permissions import load_visible
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
 from mail_archive.parse import safe_filename
@@ -148,6 +149,14 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
                 deal_id=draft.deal_id,
                 outgoing=True,
             ),
+        )
+        audit.record(
+            s,
+            s.get(User, user_id),
+            "send",
+            "message",
+            result.message_id,
+            {"to": (None, str(msg["To"] or "")), "subject": (None, str(msg["Subject"] or ""))},
         )
     _append_to_sent(db, account, raw)
     assert result.message_id is not None  # an explicit channel always stores

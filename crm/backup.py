@@ -1,8 +1,9 @@
 """Backing up and restoring the whole data directory (``dossier backup FILE | restore FILE``).
 
 A backup is one ``.tar.gz``: ``manifest.json`` (format, version, when, which database, the schema
-revision, rows per table, files per tree), the database, the ``blobs/`` and ``index/`` trees and
-the ``secret_key``. Both commands are safe while the server runs:
+revisions - one head per package's migration chain - rows per table, files per tree), the
+database, the ``blobs/`` and ``index/`` trees and the ``secret_key``. Both commands are safe while
+the server runs:
 
 - SQLite: the database is copied with SQLite's online backup API (``sqlite3.Connection.backup``),
   one consistent snapshot however busy the writers are, then checked (``integrity_check``).
@@ -31,7 +32,7 @@ inserting the dumped ones in one transaction and resetting the id sequences - an
 ``blobs`` and ``index`` trees by renaming.
 
 It may not: merge a backup into existing data (restore replaces everything), restore a backup of
-a newer schema than this code knows, or restore a dump of a different schema revision into a
+a newer schema than this code knows, or restore a dump of different schema revisions into a
 server database (restore it with the Dossier version that made it, then upgrade). A backup made on
 SQLite restores into PostgreSQL and the other way round (that is how to move a data directory).
 """
@@ -98,7 +99,7 @@ class Manifest:
     created_at: str
     database_kind: str
     database_format: str  # "sqlite" (the database file) or "jsonl" (one file per table)
-    schema_revision: str | None
+    schema_revisions: list[str]  # the database's revisions: a head per package's chain, sorted
     tables: dict[str, int]
     columns: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
@@ -116,7 +117,7 @@ class Manifest:
                 "database": {
                     "kind": self.database_kind,
                     "format": self.database_format,
-                    "schema_revision": self.schema_revision,
+                    "schema_revisions": self.schema_revisions,
                     "tables": self.tables,
                     "columns": self.columns,
                 },
@@ -144,7 +145,7 @@ class Manifest:
                 created_at=str(data["created_at"]),
                 database_kind=str(database["kind"]),
                 database_format=str(database["format"]),
-                schema_revision=database["schema_revision"],
+                schema_revisions=_manifest_revisions(database),
                 tables={str(k): int(v) for k, v in database["tables"].items()},
                 columns={str(k): [str(c) for c in v] for k, v in database["columns"].items()},
                 files={str(k): int(v) for k, v in data.get("files", {}).items()},
@@ -184,11 +185,24 @@ def _dossier_version() -> str:
         return "unknown"
 
 
-def _known_revisions(db: Database) -> tuple[set[str], str | None]:
+def _manifest_revisions(database: dict[str, Any]) -> list[str]:
+    """The revisions a manifest names; a backup made before the packages had their own chains
+    names one (``schema_revision``), a crm revision whose schema held every table."""
+    if "schema_revisions" in database:
+        revisions = database["schema_revisions"]
+        if not isinstance(revisions, list):
+            raise TypeError("schema_revisions is not a list")
+        return sorted(str(r) for r in revisions)
+    legacy = database["schema_revision"]
+    return [] if legacy is None else [str(legacy)]
+
+
+def _known_revisions(db: Database) -> tuple[set[str], list[str]]:
+    """Every revision of every package's chain this code has, and their heads."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(alembic_config(db))
-    return {rev.revision for rev in script.walk_revisions()}, script.get_current_head()
+    return {rev.revision for rev in script.walk_revisions()}, sorted(script.get_heads())
 
 
 def _size(n: float) -> str:
@@ -258,10 +272,11 @@ def _reflect(conn: Connection) -> list[Table]:
     return [t for t in metadata.sorted_tables if t.name != VERSION_TABLE]
 
 
-def _revision(conn: Connection) -> str | None:
+def _revisions(conn: Connection) -> list[str]:
+    """The database's Alembic revisions (a row per package's chain), sorted."""
     if not inspect(conn).has_table(VERSION_TABLE):
-        return None
-    return conn.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return []
+    return sorted(conn.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))
 
 
 def dump_rows(conn: Connection, table: Table) -> Iterator[dict[str, Any]]:
@@ -331,7 +346,7 @@ def backup(settings: Settings, path: str | os.PathLike[str]) -> str:
 def _describe(manifest: Manifest) -> str:
     counts = ", ".join(f"{name} {n}" for name, n in sorted(manifest.tables.items()) if n)
     lines = [
-        f"database: {manifest.database_kind}, schema {manifest.schema_revision}, "
+        f"database: {manifest.database_kind}, schema {_schema(manifest.schema_revisions)}, "
         f"{sum(manifest.tables.values())} rows in {len(manifest.tables)} tables"
         + (f" ({counts})" if counts else ""),
         f"files: {manifest.files.get('blobs', 0)} in blobs, {manifest.files.get('index', 0)} "
@@ -340,6 +355,10 @@ def _describe(manifest: Manifest) -> str:
         + (", the mail password key" if manifest.mail_key else ""),
     ]
     return "\n".join(lines)
+
+
+def _schema(revisions: list[str]) -> str:
+    return ", ".join(revisions) or "none"
 
 
 def _snapshot_sqlite(settings: Settings, dest: Path) -> Manifest:
@@ -359,12 +378,12 @@ def _snapshot_sqlite(settings: Settings, dest: Path) -> Manifest:
         _empty_ephemeral(copy)
         _check_integrity(copy, "the database snapshot")
         tables = _sqlite_counts(copy)
-        revision = _sqlite_revision(copy)
+        revisions = _sqlite_revisions(copy)
     return Manifest(
         created_at=created,
         database_kind="sqlite",
         database_format="sqlite",
-        schema_revision=revision,
+        schema_revisions=revisions,
         tables=tables,
         dossier_version=_dossier_version(),
     )
@@ -404,12 +423,12 @@ def _sqlite_counts(conn: sqlite3.Connection) -> dict[str, int]:
     }
 
 
-def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
+def _sqlite_revisions(conn: sqlite3.Connection) -> list[str]:
     try:
-        row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+        rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
     except sqlite3.DatabaseError:
-        return None
-    return str(row[0]) if row else None
+        return []
+    return sorted(str(row[0]) for row in rows)
 
 
 def _snapshot_rows(settings: Settings, folder: Path) -> Manifest:
@@ -446,7 +465,7 @@ def _write_rows(conn: Connection, folder: Path, kind: str, created: str) -> Mani
         created_at=created,
         database_kind=kind,
         database_format="jsonl",
-        schema_revision=_revision(conn),
+        schema_revisions=_revisions(conn),
         tables=tables,
         columns=columns,
         dossier_version=_dossier_version(),
@@ -612,12 +631,13 @@ def _validate(
 
 
 def _restore_database(db: Database, settings: Settings, manifest: Manifest, staging: Path) -> None:
-    known, head = _known_revisions(db)
-    revision = manifest.schema_revision
-    if revision is not None and revision not in known:
+    known, heads = _known_revisions(db)
+    revisions = manifest.schema_revisions
+    unknown = [r for r in revisions if r not in known]
+    if unknown:
         raise Conflict(
-            f"the backup's database schema ({revision}) is newer than this Dossier knows; "
-            "restore it with the Dossier version that made it"
+            f"the backup's database schema ({_schema(unknown)}) is newer than this Dossier "
+            "knows; restore it with the Dossier version that made it"
         )
     if manifest.database_format == "sqlite":
         restored = staging / SQLITE_MEMBER
@@ -638,7 +658,7 @@ def _restore_database(db: Database, settings: Settings, manifest: Manifest, stag
                 def rows_from_file(name: str) -> Iterator[dict[str, Any]]:
                     return dump_rows(source, tables[name])
 
-                _replace_rows(db, manifest, revision, head, rows_from_file)
+                _replace_rows(db, manifest, revisions, heads, rows_from_file)
         finally:
             source_engine.dispose()
         return
@@ -654,7 +674,7 @@ def _restore_database(db: Database, settings: Settings, manifest: Manifest, stag
                     raise BadFile(f"the backup's {name} rows are damaged (line {number})")
                 yield row
 
-    _replace_rows(db, manifest, revision, head, rows_from_jsonl)
+    _replace_rows(db, manifest, revisions, heads, rows_from_jsonl)
 
 
 def _copy_sqlite_into(restored: Path, live: Path) -> None:
@@ -671,19 +691,19 @@ def _copy_sqlite_into(restored: Path, live: Path) -> None:
 def _replace_rows(
     db: Database,
     manifest: Manifest,
-    revision: str | None,
-    head: str | None,
+    revisions: list[str],
+    heads: list[str],
     rows_of: Callable[[str], Iterable[dict[str, Any]]],
 ) -> None:
     """In one transaction: empty every table, insert the backup's rows, reset id sequences."""
     engine: Engine = db.engine
     with engine.begin() as conn:
-        live_revision = _revision(conn)
-        if revision != live_revision:
+        live_revisions = _revisions(conn)
+        if revisions != live_revisions:
             raise Conflict(
-                f"the backup's database schema ({revision}) differs from this database's "
-                f"({live_revision}, newest {head}); restore it with the Dossier version that "
-                "made it, then upgrade"
+                f"the backup's database schema ({_schema(revisions)}) differs from this "
+                f"database's ({_schema(live_revisions)}, newest {_schema(heads)}); restore it "
+                "with the Dossier version that made it, then upgrade"
             )
         tables = _reflect(conn)
         by_name = {t.name: t for t in tables}

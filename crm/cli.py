@@ -6,7 +6,6 @@ the ``dossier.commands`` entry point group, so crm stays the bottom layer.
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -18,17 +17,21 @@ from crm.bootstrap import initialize, secure_data_dir
 from crm.db import Database
 from crm.errors import DossierError
 from crm.models import ROLES
-from crm.settings import Settings
+from crm.settings import Settings, markdown_table, secret_from_env
 
 
 def load_settings(home: str | None = None) -> Settings:
-    return Settings.from_env(home=home)
+    """The settings of this command; a bad value stops it, naming the variable."""
+    try:
+        return Settings.from_env(home=home)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def password_from_env(var: str | None) -> str | None:
     if var is None:
         return None
-    value = os.environ.get(var)
+    value = secret_from_env(var)
     if not value:
         raise click.UsageError(f"environment variable {var} is empty or not set")
     return value
@@ -60,6 +63,20 @@ def _plugins() -> list[Any]:
 @click.group(cls=DossierGroup)
 def main() -> None:
     """Dossier, the document-centric CRM. DOSSIER_HOME names the data directory."""
+    load_settings()  # every command refuses a bad setting before it starts (`dossier config`)
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print README's settings table instead.")
+def config(markdown: bool) -> None:
+    """Print every setting's effective value and where it came from (secrets masked)."""
+    if markdown:
+        click.echo(markdown_table(), nl=False)
+        return
+    rows = load_settings().effective()
+    width = max(len(row.option.env) for row in rows)
+    for row in rows:
+        click.echo(f"{row.option.env:<{width}}  {row.shown or '(empty)'}  [{row.source}]")
 
 
 @main.command()
@@ -265,3 +282,55 @@ def check(remove_orphans: bool, min_age: int) -> None:
         if report.orphans and not remove_orphans:
             click.echo("`dossier check --remove-orphans` deletes the orphans.", err=True)
         sys.exit(1)
+
+
+@main.command("worker")
+@click.argument("name")
+def worker_command(name: str) -> None:
+    """Run one worker (crm.workers) alone in the foreground, until Ctrl+C or SIGTERM."""
+    from crm.workers import UnknownWorker, run_alone, run_in_foreground
+
+    db = initialize(load_settings())
+    try:
+        supervisor = run_alone(db, name)
+    except UnknownWorker as exc:
+        db.dispose()
+        raise click.UsageError(str(exc)) from exc
+    try:
+        click.echo(f"Worker {name} running (Ctrl+C stops it)")
+        run_in_foreground(supervisor)
+    finally:
+        db.dispose()
+
+
+def _age(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+@main.command("outbox")
+def outbox_command() -> None:
+    """Each outbox reader's lag: entries it has not acknowledged and the age of the oldest."""
+    from crm import outbox
+
+    db = initialize(load_settings())
+    try:
+        with db.session(write=False) as s:
+            backlog = outbox.backlog(s)
+    finally:
+        db.dispose()
+    if not backlog.readers:
+        click.echo(f"No reader is registered; {backlog.kept} entries kept.")
+        return
+    width = max(len("reader"), *(len(r.name) for r in backlog.readers))
+    click.echo(f"{'reader':<{width}}  {'unread':>8}  oldest unread")
+    for reader in backlog.readers:
+        oldest = _age(reader.oldest_age) if reader.oldest_age is not None else "-"
+        click.echo(f"{reader.name:<{width}}  {reader.unread:>8}  {oldest}")
+    click.echo(f"{backlog.kept} entries kept (pruned once every reader has passed them).")

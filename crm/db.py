@@ -1,7 +1,8 @@
 """The database: engine, sessions and migrations.
 
 SQLite (WAL) in the data directory by default; PostgreSQL through DATABASE_URL. The schema is
-owned by Alembic (crm/migrations); ``upgrade`` brings any database to the newest revision.
+owned by Alembic: one version chain per package (crm/migrations and those the entry point group
+``dossier.migrations`` names); ``upgrade`` brings any database to the newest revision of each.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ class Database:
             session.close()
 
     def upgrade(self) -> None:
+        """Every package's chain to its newest revision (crm's and those of ``migration_dirs``)."""
         from alembic import command
 
-        command.upgrade(alembic_config(self), "head")
+        command.upgrade(alembic_config(self), "heads")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -132,10 +134,29 @@ def database_error(exc: BaseException) -> DossierError | None:
     return None
 
 
+def migration_dirs() -> list[Path]:
+    """The version directories of every package's Alembic chain: crm's own and, through the
+    entry point group ``dossier.migrations`` (a package holding ``versions/``), the others',
+    so that crm imports none of them. Each chain has its package's branch label."""
+    from importlib.metadata import entry_points
+
+    dirs = [MIGRATIONS / "versions"]
+    for ep in sorted(entry_points(group="dossier.migrations"), key=lambda ep: ep.name):
+        module = ep.load()
+        if module.__file__ is None:
+            raise DossierError(f"the migrations {ep.value!r} are not a package with a file")
+        dirs.append(Path(module.__file__).parent / "versions")
+    return dirs
+
+
 def alembic_config(db: Database) -> Any:
+    import os
+
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(d) for d in migration_dirs()))
     cfg.attributes["engine"] = db.engine
     return cfg

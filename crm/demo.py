@@ -350,7 +350,10 @@ class _Loader:
                 owner,
                 {
                     "partner_id": partner.id,
-                    "name": f"{first} {last}",
+                    "first_name": first,
+                    "last_name": last,
+                    # Some hold a doctorate; the salutation is suggested from the name (vocative).
+                    "title_after": "Ph.D." if (partner.id + k) % 9 == 0 else "",
                     "function": FUNCTIONS[country][(partner.id + k) % len(FUNCTIONS[country])],
                     "emails": [f"{fold(first)}.{fold(last)}@{domain}"],
                     "phones": [_phone(rng, country)],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
+from typing import Any
 
 
 class DossierError(Exception):
@@ -40,6 +42,32 @@ class ValidationError(DossierError):
     def __init__(self, errors: dict[str, str], message: str | None = None) -> None:
         self.errors = errors
         super().__init__(message or "; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class StaleRecord(DossierError):
+    """A save or delete based on a version of the record that is no longer current: someone
+    else saved it in between. Nothing was written. Carries what is saved now (``current``, the
+    record's ``as_dict``), who saved it (``updated_by``, a name or None) and when
+    (``updated_at``), so the API can answer 412 with it and a form can show it beside the
+    user's own values (RFC 9110 §13.1.1)."""
+
+    code = "stale"
+    status = 412
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        record: object,
+        current: dict[str, Any],
+        updated_by: str | None,
+        updated_at: dt.datetime | None,
+    ) -> None:
+        super().__init__(message)
+        self.record = record
+        self.current = current
+        self.updated_by = updated_by
+        self.updated_at = updated_at
 
 
 class AuthenticationFailed(DossierError):

@@ -26,12 +26,16 @@ PHONE_RE = re.compile(r"^\+?[0-9 ()/.-]{3,30}$")
 LIST_SPLIT_RE = re.compile(r"[,;\n\r]+")
 ISO_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 CZECH_DATE_RE = re.compile(r"^[0-9]{1,2}\.\s?[0-9]{1,2}\.\s?[0-9]{4}$")
+ISO_DATETIME_RE = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
 MAX_ID = 2**31 - 1  # ids are 32-bit on every backend
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One input field. ``kind`` is one of: str, text, int, decimal, date, bool, choice,
+    """One input field. ``kind`` is one of: str, text, int, decimal, date, datetime, bool, choice,
     codebook (a value from the codebook named ``codebook``; stored as ``<name>_id``),
     list (of strings checked by ``item``: email, domain, phone or str) and ref (an id)."""
 
@@ -155,6 +159,29 @@ def parse_date(value: Any) -> dt.date:
     raise ValueError("must be a date (YYYY-MM-DD)")
 
 
+def parse_datetime(value: Any, zone: dt.tzinfo | None = None) -> dt.datetime:
+    """A moment from ISO 8601 with an offset (RFC 3339 date-time), returned in UTC.
+
+    A value without an offset is read in ``zone`` when one is given (the web form passes the
+    viewer's zone: <input type=datetime-local> sends local time) and refused otherwise: an API
+    client must say which zone it means, since guessing would shift a meeting by hours.
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str) and ISO_DATETIME_RE.match(value.strip()):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise ValueError("is not a moment of the calendar") from None
+    else:
+        raise ValueError("must be a date and time (YYYY-MM-DDTHH:MM:SS+01:00)")
+    if moment.tzinfo is None:
+        if zone is None:
+            raise ValueError("must include a time zone offset (YYYY-MM-DDTHH:MM:SS+01:00)")
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.UTC)
+
+
 def parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a number")
@@ -260,6 +287,11 @@ def parse_value(session: Session, spec: FieldSpec, value: Any) -> Any:
         if not 1900 <= date.year <= 2200:
             raise ValueError("is out of range")
         return date
+    if spec.kind == "datetime":
+        moment = parse_datetime(value)
+        if not 1900 <= moment.year <= 2200:
+            raise ValueError("is out of range")
+        return moment
     if spec.kind == "choice":
         text = value.strip() if isinstance(value, str) else value
         if text not in spec.choices:
@@ -344,9 +376,13 @@ def _custom_input(data: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def custom_spec(cf: CustomField) -> FieldSpec:
-    kind = {"text": "str", "number": "decimal", "date": "date", "codebook": "codebook"}[
-        cf.field_type
-    ]
+    kind = {
+        "text": "str",
+        "number": "decimal",
+        "date": "date",
+        "datetime": "datetime",
+        "codebook": "codebook",
+    }[cf.field_type]
     return FieldSpec(
         f"custom.{cf.key}",
         cf.label,
@@ -395,7 +431,7 @@ def parse_custom(
             continue
         if isinstance(value, Decimal):
             value = int(value) if value == value.to_integral_value() else float(value)
-        elif isinstance(value, dt.date):
+        elif isinstance(value, dt.date):  # a datetime too: stored in UTC, "…T13:30:00+00:00"
             value = value.isoformat()
         out[key] = value
     if errors:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -27,7 +28,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
+
+from crm.blobs import register_blob_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -72,7 +77,7 @@ PARTNER_STATUSES = ("active", "passive")
 CATEGORIES = ("A", "B", "C")
 CURRENCIES = ("CZK", "EUR", "PLN", "USD", "HUF", "GBP", "CHF")
 RECORD_TYPES = ("partner", "person", "deal", "activity")
-CUSTOM_FIELD_TYPES = ("text", "number", "date", "codebook")
+CUSTOM_FIELD_TYPES = ("text", "number", "date", "datetime", "codebook")
 
 # The codebooks the product ships; admins add entries and may add codebooks of their own.
 CODEBOOKS = {
@@ -88,9 +93,28 @@ CODEBOOKS = {
 
 
 class OwnerCompany(Base):
+    """A company of ours; its letterhead facts are what offers and contracts print."""
+
     __tablename__ = "owner_companies"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    company_id: Mapped[str] = mapped_column(String(20), default="")
+    vat_id: Mapped[str] = mapped_column(String(20), default="")
+    bank_account: Mapped[str] = mapped_column(String(40), default="")
+    iban: Mapped[str] = mapped_column(String(42), default="")
+    register_entry: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    web: Mapped[str] = mapped_column(String(300), default="")
+    # The logo's sha256 in crm.blobs and its media type (image/png or image/jpeg).
+    logo_sha256: Mapped[str | None] = mapped_column(String(64))
+    logo_type: Mapped[str] = mapped_column(String(20), default="")
+
+
+register_blob_column(OwnerCompany.logo_sha256)  # ``dossier check`` keeps the logos
 
 
 user_groups = Table(
@@ -121,6 +145,11 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    job_title: Mapped[str] = mapped_column(String(200), default="")
+    signature: Mapped[str] = mapped_column(Text, default="")
+    # IANA name; every date and time the web UI shows this user is in this zone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Prague")
     groups: Mapped[list[Group]] = relationship(secondary=user_groups)
 
     @property
@@ -199,6 +228,22 @@ class CustomField(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Versioned:
+    """A record's version and who saved it last (issue 9 §6: no lost updates).
+
+    ``version_id_col`` makes every UPDATE ``... WHERE id = :id AND version = :v`` in one
+    statement, so a save based on an older version cannot race past a newer one: SQLAlchemy
+    raises StaleDataError, which the record service turns into crm.errors.StaleRecord.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
 class Scoped:
     """The fields the permission rule reads (crm.permissions.visible)."""
 
@@ -208,7 +253,7 @@ class Scoped:
     private: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Partner(Scoped, Base):
+class Partner(Versioned, Scoped, Base):
     __tablename__ = "partners"
     __table_args__ = (Index("ix_partners_group_name", "group_id", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -237,7 +282,9 @@ class Partner(Scoped, Base):
     kind: Mapped[CodebookEntry | None] = relationship(foreign_keys=[kind_id], lazy="joined")
     region: Mapped[CodebookEntry | None] = relationship(foreign_keys=[region_id], lazy="joined")
     industry: Mapped[CodebookEntry | None] = relationship(foreign_keys=[industry_id], lazy="joined")
-    salesperson: Mapped[User | None] = relationship(lazy="joined")
+    salesperson: Mapped[User | None] = relationship(
+        foreign_keys="Partner.salesperson_id", lazy="joined"
+    )
     group: Mapped[Group | None] = relationship(lazy="joined")
     owner_company: Mapped[OwnerCompany | None] = relationship(lazy="joined")
     domain_rows: Mapped[list[PartnerDomain]] = relationship(
@@ -259,7 +306,7 @@ class PartnerDomain(Base):
     domain: Mapped[str] = mapped_column(String(253), primary_key=True, index=True)
 
 
-class Person(Base):
+class Person(Versioned, Base):
     """A contact person of a partner; visible exactly when the partner is."""
 
     __tablename__ = "persons"
@@ -267,8 +314,17 @@ class Person(Base):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200), index=True, default="")
+    # The display name, made from the parts below (crm.person_names.display_name).
+    name: Mapped[str] = mapped_column(String(420))
+    name_key: Mapped[str] = mapped_column(String(420), index=True, default="")
+    title_before: Mapped[str] = mapped_column(String(50), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    title_after: Mapped[str] = mapped_column(String(50), default="")
+    # fold(last name + " " + first name): lists sort by it.
+    last_name_key: Mapped[str] = mapped_column(String(300), index=True, default="")
+    # How letters and mail address the person, in the vocative ("Vážený pane Dvořáku").
+    salutation: Mapped[str] = mapped_column(String(200), default="")
     function: Mapped[str] = mapped_column(String(200), default="")
     emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     phones: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -280,7 +336,7 @@ class Person(Base):
     partner: Mapped[Partner] = relationship(lazy="joined")
 
 
-class Deal(Scoped, Base):
+class Deal(Versioned, Scoped, Base):
     __tablename__ = "deals"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -306,11 +362,13 @@ class Deal(Scoped, Base):
     close_reason: Mapped[CodebookEntry | None] = relationship(
         foreign_keys=[close_reason_id], lazy="joined"
     )
-    salesperson: Mapped[User | None] = relationship(lazy="joined")
+    salesperson: Mapped[User | None] = relationship(
+        foreign_keys="Deal.salesperson_id", lazy="joined"
+    )
     group: Mapped[Group | None] = relationship(lazy="joined")
 
 
-class Activity(Scoped, Base):
+class Activity(Versioned, Scoped, Base):
     """A task, call, meeting, letter or note; salesperson_id is the assignee."""
 
     __tablename__ = "activities"
@@ -348,16 +406,107 @@ class Activity(Scoped, Base):
     group: Mapped[Group | None] = relationship(lazy="joined")
 
 
+class current_xid(FunctionElement[int]):
+    """The writing transaction's id: ``pg_current_xact_id()`` as a bigint on PostgreSQL, 0 on
+    SQLite (its writers are serialized, so id order is commit order there). See crm.outbox."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(current_xid)
+def _current_xid_default(element: current_xid, compiler: Any, **kw: Any) -> str:
+    return "0"
+
+
+@compiles(current_xid, "postgresql")
+def _current_xid_postgresql(element: current_xid, compiler: Any, **kw: Any) -> str:
+    return "pg_current_xact_id()::text::bigint"
+
+
 class OutboxEntry(Base):
     """A committed change that the indexer or the calendar publisher must learn about.
 
-    Written in the same transaction as the change; consumers mark rows processed.
+    Written in the same transaction as the change, by one INSERT; readers keep their own
+    positions (OutboxReader) and read in (xid, id) order (crm.outbox).
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_xid_id", "xid", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, default=current_xid(), server_default="0")
     entity: Mapped[str] = mapped_column(String(30))
     entity_id: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class OutboxReader(Base):
+    """A reader of the outbox (the indexer, the calendar publisher) and how far it has read:
+    the (xid, id) of the last entry it acknowledged."""
+
+    __tablename__ = "outbox_readers"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position_xid: Mapped[int] = mapped_column(BigInteger, default=0)
+    position_id: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- workers (issue 9 §2): what `dossier serve` and `dossier worker` run, seen across processes
+class WorkerStatus(Base):
+    """One worker of one process (crm.workers.Supervisor): the System page reads these rows,
+    so what another server of the team runs shows too. A process removes its rows on a clean
+    stop; a row whose heartbeat is old belongs to a process that died."""
+
+    __tablename__ = "worker_status"
+    __table_args__ = (UniqueConstraint("name", "host", "pid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerRequest(Base):
+    """A request for a worker that may run in another process ("Sync now" for account 7 is
+    worker "mail-sync", key "7"); the worker polls and deletes these rows."""
+
+    __tablename__ = "worker_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(String(60), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- end workers
+
+
+# --- audit log (issue 9 §7)
+class AuditEntry(Base):
+    """One write: who, what, which record, when, and the changed fields as ``{field: [old,
+    new]}``. Append-only (crm.audit writes it; nothing updates or deletes a row), so the actor
+    is a plain reference without a cascade and a label keeps who it was at the time."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_record", "record_type", "record_id", "at"),
+        Index("ix_audit_log_actor", "actor_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(30))
+    record_type: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- end audit log

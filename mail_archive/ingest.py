@@ -2,7 +2,8 @@
 
 Steps: sha256 of the raw bytes; dedupe (the same bytes, or the same Message-ID with the same
 sender and date: one record however many mailboxes it came from, every source kept); parse
-(mail_archive.parse); ask the filer (connector.filing) which records it belongs to; decide:
+(mail_archive.parse); thread it (mail_archive.threads); ask the filer (mail_archive.filing, the
+filing rules, unless the caller brings its own) which records it belongs to; decide:
 linked -> filed; no link from an explicit channel -> triage; no link from an automatic source ->
 not archived at all (private mail stays private). Blobs (the raw bytes, each attachment) are
 written before the rows that name them and made durable just before the caller's transaction
@@ -36,8 +37,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from crm import audit
 from crm.blobs import BlobStore
-from crm.models import User, utcnow
+from crm.models import AuditEntry, User, utcnow
 from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
 from crm.services.records import write_outbox
@@ -51,6 +53,7 @@ from mail_archive.models import (
     target_of,
 )
 from mail_archive.parse import Address, ParsedMessage, parse
+from mail_archive.threads import Thread, Threads
 
 SOURCE_KINDS = ("imap", "exchange", "graph", "file", "api", "upload", "addin", "dropbox", "sent")
 # The tables, for the Core statements bulk ingest is made of.
@@ -93,6 +96,14 @@ _INSERT_MESSAGE = {
 _INSERT_ATTACHMENTS = insert(_ATTACHMENTS)
 _INSERT_SOURCE = insert(_SOURCES)
 _INSERT_LINKS = insert(_LINKS)
+_INSERT_AUDIT = insert(cast(Table, AuditEntry.__table__))
+# Who files mail that no user's source brought (audit log labels).
+WORKER_LABELS = {
+    "imap": "worker:mail-sync",
+    "exchange": "worker:mail-sync",
+    "graph": "worker:mail-sync",
+    "file": "command:file",
+}
 # A message dated further ahead than this is taken to have a wrong clock.
 FUTURE_SLACK = dt.timedelta(days=2)
 
@@ -148,6 +159,7 @@ class Filer(Protocol):
         source: Source,
         outgoing: bool,
         ours: Identity,
+        thread: Thread,
     ) -> list[LinkSpec]: ...
 
 
@@ -178,14 +190,20 @@ class Archive:
         self,
         session: Session,
         blobs: BlobStore,
-        filer: Filer,
+        filer: Filer | None = None,
         *,
         extra_own: Iterable[str] = (),
     ) -> None:
-        """``extra_own``: addresses that are ours besides the users' (a mailbox's login)."""
+        """``filer``: the filing rules (mail_archive.filing) unless given; ``extra_own``:
+        addresses that are ours besides the users' (a mailbox's login)."""
+        if filer is None:
+            from mail_archive.filing import RuleFiler  # it builds on this module's types
+
+            filer = RuleFiler()
         self.session = session
         self.blobs = blobs.batch()
         self.filer = filer
+        self._threads = Threads()
         self._extra_own = tuple(a.lower() for a in extra_own)
         self._identity: Identity | None = None
         self._actors: dict[int, User | None] = {}
@@ -225,21 +243,23 @@ class Archive:
         outgoing = source.outgoing or (
             parsed.from_ is not None and self.identity.owns(parsed.from_)
         )
-        links = self.filer(self.session, parsed, source, outgoing, self.identity)
+        thread = Thread(self._threads, self._db, parsed, actor)
+        links = self.filer(self.session, parsed, source, outgoing, self.identity, thread)
         if existing is not None:
             return self._merge(existing, source, raw, sha, links)
         if not links and not source.explicit and not parsed.incomplete:
             # Private mail stays out; a message that could not be read whole is kept (in its
             # owner's triage): what is in its unread part is not known to be private.
             return IngestResult("skipped", defects=parsed.defects)
-        message_id = self._store(raw, sha, parsed, source, outgoing, bool(links), actor)
+        message_id = self._store(raw, sha, parsed, source, outgoing, bool(links), thread)
         if message_id is None:
             # Another worker stored the same bytes a moment ago: it is a duplicate.
             existing = self._id_by_sha(sha)
             assert existing is not None
             return self._merge(existing, source, raw, sha, links)
         added = self._link(message_id, links, source, known=set())
-        write_outbox(self.session, "message", message_id, "create")
+        filed = {"links": ["added"]} if added else {}
+        write_outbox(self.session, "message", message_id, "create", payload=filed)
         return IngestResult("archived" if added else "triaged", message_id, added, parsed.defects)
 
     # -- steps -------------------------------------------------------------------------------
@@ -290,7 +310,7 @@ class Archive:
         source: Source,
         outgoing: bool,
         filed: bool,
-        actor: User | None,
+        thread: Thread,
     ) -> int | None:
         """Insert the message, its attachments and its source; None when a message with these
         bytes appeared meanwhile."""
@@ -317,7 +337,7 @@ class Archive:
             "direction": "out" if outgoing else "in",
             "in_reply_to": parsed.in_reply_to,
             "references": parsed.references,
-            "thread_key": self._thread_key(parsed, sha, actor),
+            "thread_key": thread.key(sha),
             "body_text": parsed.body_text,
             "body_html": sanitized.html,
             "remote_blocked": sanitized.blocked_remote,
@@ -351,20 +371,6 @@ class Archive:
             )
         self._db.execute(_INSERT_SOURCE, self._source_row(message_id, source, sha))
         return int(message_id)
-
-    def _thread_key(self, parsed: ParsedMessage, sha: str, actor: User | None) -> str:
-        """The thread of the parent, when the actor sees the parent (a thread key can name a
-        hidden thread's root or hash); else the one the message's own headers give."""
-        if parsed.in_reply_to and actor is not None:
-            parent_key = self._db.execute(
-                select(Message.thread_key)
-                .where(Message.internet_id == parsed.in_reply_to, visible(actor, Message))
-                .order_by(Message.id)
-                .limit(1)
-            ).scalar()
-            if parent_key:
-                return str(parent_key)
-        return parsed.thread_key or f"sha256:{sha}"
 
     def _source_row(self, message_id: int, source: Source, sha: str) -> dict[str, Any]:
         return {
@@ -422,6 +428,10 @@ class Archive:
         if new_status != status:
             self._db.execute(_SET_STATUS, {"message_id": message_id, "new_status": new_status})
         if new_status != status or added:
+            changed = {"fields": ["status"]} if new_status != status else {}
+            if added:
+                changed["links"] = ["added"]
+            write_outbox(self.session, "message", message_id, "update", payload=changed)
             loaded = self.session.identity_map.get(identity_key(Message, message_id))
             if loaded is not None:
                 self.session.expire(loaded)  # a page holding it sees the new links
@@ -456,4 +466,18 @@ class Archive:
             added.append(spec)
         if rows:
             self._db.execute(_INSERT_LINKS, rows)
+            actor = self._actor(source) or WORKER_LABELS.get(source.kind, f"source:{source.kind}")
+            self._db.execute(
+                _INSERT_AUDIT,
+                [
+                    audit.row(
+                        actor,
+                        "file",
+                        spec.record_type,
+                        spec.record_id,
+                        {"message_id": (None, message_id), "how": (None, spec.how)},
+                    )
+                    for spec in added
+                ],
+            )
         return added

@@ -8,6 +8,7 @@ made (explicit choice, filing folder, subject tag, thread, address, domain, manu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -26,10 +27,11 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from crm.blobs import register_blob_column
 from crm.models import Base, Deal, Partner, Person, User, UTCDateTime, utcnow
+from crm.outbox import register_dependents
 from crm.permissions import register_rule, visible
 
 DIRECTIONS = ("in", "out")
@@ -264,8 +266,28 @@ def _visible_attachment(user: User) -> ColumnElement[bool]:
     )
 
 
+def _messages_filed_to(
+    session: Session, entity: str, ids: Collection[int]
+) -> dict[str, Collection[int]]:
+    """The messages whose visibility follows a partner's or deal's (crm.outbox): those filed to
+    it and, for a partner, to its persons; links a user removed do not count."""
+    if entity not in ("partner", "deal") or not ids:
+        return {}
+    filed_to: ColumnElement[bool]
+    if entity == "deal":
+        filed_to = MessageLink.deal_id.in_(ids)
+    else:
+        persons = select(Person.id).where(Person.partner_id.in_(ids))
+        filed_to = or_(MessageLink.partner_id.in_(ids), MessageLink.person_id.in_(persons))
+    found = session.scalars(
+        select(MessageLink.message_id).where(filed_to, MessageLink.removed.is_(False)).distinct()
+    )
+    return {"message": list(found)}
+
+
 register_rule(Message, _visible_message)
 register_rule(Attachment, _visible_attachment)
+register_dependents(_messages_filed_to)
 
 # The blobs these rows keep: `dossier check` (crm.blob_check) reports those the store lacks and
 # removes the others only when no row names them.

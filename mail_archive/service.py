@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
+from crm import audit
 from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User, utcnow
 from crm.permissions import load_visible, visible
@@ -30,6 +31,7 @@ from mail_archive.models import (
 )
 
 RECORD_MODELS: dict[str, type] = {"partner": Partner, "person": Person, "deal": Deal}
+audit.register_record_type("message", Message)
 # A list shows no bodies: they can be megabytes each.
 LIST_COLUMNS_ONLY = (defer(Message.body_text), defer(Message.body_html))
 
@@ -202,6 +204,14 @@ def load_attachment(session: Session, user: User, message_id: int, position: int
     return row
 
 
+def record_download(
+    session: Session, user: User, message: Message, attachment: Attachment | None = None
+) -> None:
+    """Who fetched a raw message or an attachment (the caller commits before sending it)."""
+    what = {"attachment": (None, attachment.filename)} if attachment else {"raw": (None, True)}
+    audit.record(session, user, "download", "message", message.id, what)
+
+
 def thread_of(session: Session, user: User, message: Message) -> list[Message]:
     """The visible messages of the message's thread, oldest first."""
     return list(
@@ -261,7 +271,8 @@ def add_link(
     if message.status != "filed":
         message.status = "filed"
     session.flush()
-    write_outbox(session, "message", message.id, "update")
+    write_outbox(session, "message", message.id, "update", payload={"links": ["added"]})
+    audit.record(session, user, "link", record_type, record_id, {"message_id": (None, message.id)})
     return link
 
 
@@ -295,12 +306,20 @@ def remove_link(session: Session, user: User, message: Message, link_id: int) ->
     load_visible(session, user, RECORD_MODELS[link.record_type], link.record_id)
     link.removed = True
     link.removed_by_id = user.id
+    audit.record(
+        session,
+        user,
+        "unlink",
+        link.record_type,
+        link.record_id,
+        {"message_id": (message.id, None)},
+    )
     if not message.active_links:
         message.status = "triage"
         if message.owner_id is None:
             message.owner_id = user.id
     session.flush()
-    write_outbox(session, "message", message.id, "update")
+    write_outbox(session, "message", message.id, "update", payload={"links": ["removed"]})
 
 
 def file_from_triage(
@@ -324,6 +343,10 @@ def dismiss(session: Session, user: User, message: Message) -> None:
         raise ValidationError({"status": "only a message waiting in triage can be dismissed"})
     message.status = "dismissed"
     session.flush()
+    write_outbox(session, "message", message.id, "update", payload={"fields": ["status"]})
+    audit.record(
+        session, user, "dismiss", "message", message.id, {"status": ("triage", "dismissed")}
+    )
 
 
 class Addressed(Protocol):

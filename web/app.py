@@ -96,8 +96,21 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
-        web_db.session().execute(text("SELECT 1"))
-        return {"status": "ok"}
+        """Workers, outbox lag, mail syncs and disk, without names (no login needed); 503
+        when the database does not answer (web.views.system)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from web.views.system import health
+
+        headers = {"Cache-Control": "no-store"}
+        try:
+            session = web_db.session()
+            session.execute(text("SELECT 1"))
+            return health(session, settings), 200, headers
+        except SQLAlchemyError as exc:
+            app.logger.warning("healthz: the database does not answer: %s", exc)
+            web_db.discard()
+            return {"status": "unavailable"}, 503, headers
 
     return app
 

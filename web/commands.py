@@ -6,6 +6,8 @@ They live in web because they start the web app; crm finds them through the
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from crm.bootstrap import initialize
@@ -13,17 +15,33 @@ from crm.cli import load_settings
 from crm.db import Database
 
 
-def run_server(db: Database, host: str, port: int) -> None:
-    import waitress
+def served_app(db: Database) -> Any:
+    """The web app with every mount (crm.workers) under its prefix. Mounted apps sit outside
+    Flask, so outside its CSRF check and sessions: they authenticate requests themselves."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+    from crm.workers import mounts
     from web import create_app
 
     app = create_app(db.settings, db)
-    from connector.scheduler import start_scheduler
+    return DispatcherMiddleware(app, dict(mounts(db, db.settings)))
 
-    start_scheduler(app, db)
+
+def run_server(db: Database, host: str, port: int) -> None:
+    """The web app with the mounts (crm.workers) beside it, and every worker; Ctrl+C or
+    SIGTERM stops the server and then the workers, each between two units of work."""
+    import waitress
+
+    from crm.workers import Supervisor, run_in_foreground
+
+    server = waitress.create_server(
+        served_app(db), host=host, port=port, threads=8, ident="Dossier"
+    )
     click.echo(f"Dossier is serving on http://{host}:{port}/  (Ctrl+C stops it)")
-    waitress.serve(app, host=host, port=port, threads=8, ident="Dossier")
+    try:
+        run_in_foreground(Supervisor(db), server.run)
+    finally:
+        server.close()
 
 
 @click.command()
@@ -39,8 +57,8 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(host: str, port: int) -> None:
     """Create the data directory, load the demo data set (once) and serve it."""
-    from connector.demo import load_demo_mail, message_count
     from crm.demo import DEMO_PASSWORD, DEMO_USERS, demo_summary, load_demo
+    from mail_archive.demo import load_demo_mail, message_count
 
     db = initialize(load_settings())
     if load_demo(db) is None:

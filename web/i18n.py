@@ -47,10 +47,16 @@ def select_language() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or "en"
 
 
+def select_timezone() -> str:
+    """The viewer's own time zone (User.time_zone); the office's before sign-in."""
+    user = current_user()
+    return user.time_zone if user is not None and user.time_zone else TIMEZONE
+
+
 def money(value: Decimal | float | None, currency: str) -> str:
     if value is None:
         return ""
-    return format_currency(value, currency)
+    return str(format_currency(value, currency))
 
 
 def date(value: Any) -> str:
@@ -71,7 +77,10 @@ def _datetime_format(locale: str) -> tuple[Locale, DateTimePattern, DateTimePatt
 
 
 def datetime(value: Any) -> str:
-    """Date and time in the user's locale and the office's time zone: 23 Nov 2026, 08:11."""
+    """Date and time in the viewer's locale and time zone (select_timezone): 23 Nov 2026, 08:11.
+
+    Every date and time a page shows goes through this filter, so a user in London and one in
+    Prague each read the same moment on their own clock."""
     if not value:
         return ""
     loc, date_pattern, time_pattern, joiner = _datetime_format(str(get_locale()))
@@ -97,7 +106,7 @@ def number(value: Any) -> str:
 def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
     app.config["BABEL_DEFAULT_TIMEZONE"] = TIMEZONE
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters.update(
         money=money, date=date, datetime=datetime, number=number, t=translate
     )

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 
 def current_user() -> User | None:
-    return g.get("user")
+    user: User | None = g.get("user")
+    return user
 
 
 def current_session_id() -> str | None:

@@ -1,4 +1,8 @@
-"""Alembic environment: runs on the engine handed over by crm.db.Database.upgrade."""
+"""Alembic environment: runs on the engine handed over by crm.db.Database.upgrade.
+
+One environment for every package's version chain (crm.db.migration_dirs: crm's own, and those of
+the entry point group ``dossier.migrations``); they share one ``alembic_version`` table, a row
+per chain's head, and are compared with the metadata of every package's models."""
 
 from __future__ import annotations
 

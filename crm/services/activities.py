@@ -130,9 +130,10 @@ class ActivityService(RecordService[Activity]):
 
     def after_write(self, session: Session, record: Activity, values: dict[str, Any]) -> None:
         if values.get("_follow_up"):
-            self._create_follow_up(session, record)
+            follow_up = self._create_follow_up(session, record)
+            values["_also_created"] = [("activity", follow_up.id)]
 
-    def _create_follow_up(self, session: Session, record: Activity) -> None:
+    def _create_follow_up(self, session: Session, record: Activity) -> Activity:
         """The "next contact" of an activity becomes a task for its assignee."""
         title = record.next_contact_task or f"Next contact: {record.title}"
         follow_up = Activity(
@@ -152,6 +153,7 @@ class ActivityService(RecordService[Activity]):
         )
         session.add(follow_up)
         session.flush()
+        return follow_up
 
     def create(self, session: Session, actor: User, data: Any) -> Activity:
         record = super().create(session, actor, data)

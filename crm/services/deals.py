@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from crm import audit
 from crm.errors import Conflict, ValidationError
 from crm.fields import FieldSpec, codebook_entry
 from crm.models import (
@@ -25,6 +26,7 @@ from crm.services.records import (
     choice_filter,
     codebook_filter,
     date_filter,
+    field_changes,
     int_filter,
     resolve_scope,
     scope_dict,
@@ -119,9 +121,18 @@ class DealService(RecordService[Deal]):
         if session.scalar(select(Activity.id).where(Activity.deal_id == record.id).limit(1)):
             raise Conflict("the deal has activities; close it as lost to keep its history")
 
-    def close(self, session: Session, actor: User, deal_id: int, data: dict[str, Any]) -> Deal:
+    def close(
+        self,
+        session: Session,
+        actor: User,
+        deal_id: int,
+        data: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> Deal:
         """Close as won or lost with a reason and a note (the deal action "Close")."""
         deal = self.get(session, actor, deal_id)
+        self.check_version(session, deal, expected_version)
         if deal.status != "open":
             raise Conflict(f"the deal is already {deal.status}")
         errors: dict[str, str] = {}
@@ -141,16 +152,33 @@ class DealService(RecordService[Deal]):
             errors["close_note"] = "must be text of at most 5000 characters"
         if errors:
             raise ValidationError(errors)
+        changes = field_changes(
+            deal,
+            {
+                "status": str(status),
+                "close_reason_id": reason.id if reason else None,
+                "close_note": note,
+                "probability": 100 if status == "won" else 0,
+            },
+        )
+        audit.record(session, actor, "update", self.record_type, deal.id, changes)
         deal.status = str(status)
         deal.close_reason = reason
         deal.close_note = note
         deal.closed_at = utcnow()
-        write_outbox(session, self.record_type, deal.id, "update")
+        write_outbox(
+            session,
+            self.record_type,
+            deal.id,
+            "update",
+            payload={"fields": sorted({*changes, "closed_at"})},
+        )
         if status == "won":
             deal.probability = 100
         else:
             deal.probability = 0
-        session.flush()
+        deal.updated_by_id = actor.id
+        self.flush_versioned(session, deal)  # UPDATE ... WHERE version = (issue 9 §6)
         return deal
 
     def as_dict(self, record: Deal) -> dict[str, Any]:

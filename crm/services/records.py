@@ -17,8 +17,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from crm.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from crm import audit, outbox
+from crm.errors import Conflict, NotFound, PermissionDenied, StaleRecord, ValidationError
 from crm.fields import FieldSpec, active_user, codebook_entry, parse_date, parse_input
 from crm.models import (
     Activity,
@@ -26,7 +28,6 @@ from crm.models import (
     CustomField,
     Deal,
     Group,
-    OutboxEntry,
     Partner,
     Scoped,
     User,
@@ -52,6 +53,7 @@ NOT_YOURS_TO_DELETE = N_(
     "only the record's salesperson, a manager of its group or an administrator may delete it"
 )
 NOT_IN_GROUP = N_("must be a member of the record's group")
+STALE = N_("someone else saved this record after you opened it; nothing was saved")
 SALESPERSON_ELSEWHERE = N_(
     "the salesperson is not a member of this group; choose one of its members as salesperson too"
 )
@@ -146,11 +148,19 @@ def custom_fields_for(session: Session, record_type: str) -> list[CustomField]:
     )
 
 
-def write_outbox(session: Session, entity: str, entity_id: int, action: str) -> None:
-    session.add(OutboxEntry(entity=entity, entity_id=entity_id, action=action))
+def write_outbox(
+    session: Session,
+    entity: str,
+    entity_id: int,
+    action: str,
+    *,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """The services' name for ``crm.outbox.write`` (one INSERT in the caller's transaction)."""
+    outbox.write(session, entity, entity_id, action, payload)
 
 
-def make_dependents_private(session: Session, record: object) -> None:
+def make_dependents_private(session: Session, record: object, actor: User | None = None) -> None:
     """A partner or deal made private takes its deals and activities with it.
 
     A shared deal of a private partner would show the partner's name to the whole team (on the
@@ -181,9 +191,17 @@ def make_dependents_private(session: Session, record: object) -> None:
             )
         if not ids:
             continue
-        session.execute(update(model).where(model.id.in_(ids)).values(private=True))
+        # A bulk UPDATE bypasses version_id_col: bump the versions here (issue 9 §6).
+        session.execute(
+            update(model)
+            .where(model.id.in_(ids))
+            .values(private=True, version=model.version + 1)
+            .execution_options(synchronize_session="fetch")
+        )
         for entity_id in ids:
-            write_outbox(session, entity, entity_id, "update")
+            write_outbox(session, entity, entity_id, "update", payload={"fields": ["private"]})
+            audit.record(session, actor, "update", entity, entity_id, {"private": (False, True)})
+        outbox.visibility_changed(session, entity, ids, ["private"])
 
 
 def codebook_filter(column: Any, codebook: str) -> Filter:
@@ -194,7 +212,7 @@ def int_filter(column: Any) -> Filter:
     def build(_session: Session, raw: str) -> ColumnElement[bool]:
         if not is_small_number(raw):
             raise ValueError("must be a whole number")
-        return column == int(raw)  # type: ignore[no-any-return]
+        return column == int(raw)
 
     return build
 
@@ -203,7 +221,7 @@ def choice_filter(column: Any, choices: Sequence[str]) -> Filter:
     def build(_session: Session, raw: str) -> ColumnElement[bool]:
         if raw not in choices:
             raise ValueError("must be one of " + ", ".join(choices))
-        return column == raw  # type: ignore[no-any-return]
+        return column == raw
 
     return build
 
@@ -212,7 +230,7 @@ def bool_filter(column: Any) -> Filter:
     def build(_session: Session, raw: str) -> ColumnElement[bool]:
         if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError("must be true or false")
-        return column.is_(raw.lower() in ("true", "1", "yes"))  # type: ignore[no-any-return]
+        return column.is_(raw.lower() in ("true", "1", "yes"))
 
     return build
 
@@ -220,7 +238,7 @@ def bool_filter(column: Any) -> Filter:
 def date_filter(column: Any, op: str) -> Filter:
     def build(_session: Session, raw: str) -> ColumnElement[bool]:
         day = parse_date(raw)
-        return (column >= day) if op == ">=" else (column <= day)  # type: ignore[no-any-return]
+        return (column >= day) if op == ">=" else (column <= day)
 
     return build
 
@@ -231,6 +249,51 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+def audit_value(value: Any) -> Any:
+    """A value as the audit log keeps it: JSON-able, decimals as exact strings, "" as None."""
+    if value == "":
+        return None
+    if isinstance(value, Decimal):
+        return str(value)
+    return jsonable(value)
+
+
+def field_changes(record: object, values: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{field: (old, new)}`` for each value that differs from the record (before setattr).
+
+    Custom fields count one by one as ``custom.<key>``; internal values (``_x``) are not fields,
+    and blank to blank (None to "") is no change.
+    The audit log and the outbox payload both read it.
+    """
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key, value in values.items():
+        if key.startswith("_"):
+            continue
+        old = getattr(record, key, None)
+        if key == "custom":
+            old_custom, new_custom = dict(old or {}), dict(value or {})
+            for name in sorted(old_custom.keys() | new_custom.keys()):
+                before, after = old_custom.get(name), new_custom.get(name)
+                if before != after and not (_blank(before) and _blank(after)):
+                    changes["custom." + name] = (audit_value(before), audit_value(after))
+        elif old != value and not (_blank(old) and _blank(value)):
+            changes[key] = (audit_value(old), audit_value(value))
+    return changes
+
+
+def _blank(value: Any) -> bool:
+    """None, "" and an empty list are all "nothing": a form saved empty changes nothing."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def also_created(session: Session, actor: User, values: Mapping[str, Any]) -> None:
+    """Records a write made on the side (an activity's follow-up task) get their own audit and
+    outbox entries."""
+    for record_type, record_id in values.get("_also_created", ()):
+        write_outbox(session, record_type, record_id, "create", payload={"follow_up": True})
+        audit.record(session, actor, "create", record_type, record_id)
 
 
 class RecordService(Generic[T]):
@@ -290,15 +353,15 @@ class RecordService(Generic[T]):
         element = self.model.custom[cf.key]
         if cf.field_type == "codebook":
             assert cf.codebook
-            return element.as_integer() == codebook_entry(session, cf.codebook, raw).id  # type: ignore[no-any-return]
+            return element.as_integer() == codebook_entry(session, cf.codebook, raw).id
         if cf.field_type == "number":
             try:
-                return element.as_float() == float(raw)  # type: ignore[no-any-return]
+                return element.as_float() == float(raw)
             except ValueError as exc:
                 raise ValueError("must be a number") from exc
         if cf.field_type == "date":
-            return element.as_string() == parse_date(raw).isoformat()  # type: ignore[no-any-return]
-        return func.lower(element.as_string()) == raw.strip().lower()  # type: ignore[no-any-return]
+            return element.as_string() == parse_date(raw).isoformat()
+        return func.lower(element.as_string()) == raw.strip().lower()
 
     def _order(self, sort: str, custom: Mapping[str, CustomField]) -> builtins.list[Any] | None:
         key, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
@@ -336,11 +399,18 @@ class RecordService(Generic[T]):
     def create(self, session: Session, actor: User, data: Mapping[str, Any]) -> T:
         values = self.prepare(session, actor, self.parse(session, data, partial=False), None)
         record = self.model(**{k: v for k, v in values.items() if not k.startswith("_")})
+        if hasattr(record, "updated_by_id"):
+            record.updated_by_id = actor.id
         session.add(record)
         session.flush()
         self.after_write(session, record, values)
-        write_outbox(session, self.record_type, record.id, "create")
-        return record  # type: ignore[no-any-return]
+        created = field_changes(None, values)
+        write_outbox(
+            session, self.record_type, record.id, "create", payload={"fields": sorted(created)}
+        )
+        audit.record(session, actor, "create", self.record_type, record.id, created)
+        also_created(session, actor, values)
+        return record
 
     def update(
         self,
@@ -350,29 +420,89 @@ class RecordService(Generic[T]):
         data: Mapping[str, Any],
         *,
         partial: bool = True,
+        expected_version: int | None = None,
     ) -> T:
         record = self.get(session, actor, record_id)
+        self.check_version(session, record, expected_version)
         was_private = getattr(record, "private", None)
         values = self.prepare(session, actor, self.parse(session, data, partial=partial), record)
         if partial and "custom" in values:
             merged = {**(record.custom or {}), **values["custom"]}  # type: ignore[attr-defined]
             values["custom"] = {k: v for k, v in merged.items() if v is not None}
+        changes = field_changes(record, values)
         for key, value in values.items():
             if not key.startswith("_"):
                 setattr(record, key, value)
-        session.flush()
+        record.updated_by_id = actor.id  # type: ignore[attr-defined]
+        self.flush_versioned(session, record)
         self.after_write(session, record, values)
-        write_outbox(session, self.record_type, record.id, "update")  # type: ignore[attr-defined]
+        record_id = record.id  # type: ignore[attr-defined]
+        if changes:  # a save that changed nothing tells the readers nothing
+            write_outbox(
+                session, self.record_type, record_id, "update", payload={"fields": sorted(changes)}
+            )
+        audit.record(session, actor, "update", self.record_type, record_id, changes)
+        also_created(session, actor, values)
+        if outbox.VISIBILITY_FIELDS & changes.keys():
+            outbox.visibility_changed(
+                session, self.record_type, [record_id], outbox.VISIBILITY_FIELDS & changes.keys()
+            )
         if was_private is False and getattr(record, "private", False):
-            make_dependents_private(session, record)
+            make_dependents_private(session, record, actor)
         return record
 
-    def delete(self, session: Session, actor: User, record_id: int) -> None:
+    def delete(
+        self,
+        session: Session,
+        actor: User,
+        record_id: int,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
         record = self.get(session, actor, record_id)
+        self.check_version(session, record, expected_version)
         self.check_delete(session, actor, record)
+        gone = {self.title_attr: (audit_value(getattr(record, self.title_attr, None)), None)}
+        # what follows the record's visibility (a partner's persons, the mail filed to it)
+        # learns it is gone, found while it is still there
+        outbox.visibility_changed(session, self.record_type, [record_id], ["deleted"])
         session.delete(record)
-        session.flush()
+        self.flush_versioned(session, record)
         write_outbox(session, self.record_type, record_id, "delete")
+        audit.record(session, actor, "delete", self.record_type, record_id, gone)
+
+    # -- versions (issue 9 §6) -----------------------------------------------------------
+    def check_version(self, session: Session, record: T, expected_version: int | None) -> None:
+        """Refuse early when the caller's version is already outdated (the UPDATE's own
+        ``WHERE version =`` still decides a race: see ``flush_versioned``)."""
+        if expected_version is not None and record.version != expected_version:  # type: ignore[attr-defined]
+            raise self.stale(session, record)
+
+    def stale(self, session: Session, record: T) -> StaleRecord:
+        updated_by_id = getattr(record, "updated_by_id", None)
+        user = session.get(User, updated_by_id) if updated_by_id else None
+        return StaleRecord(
+            STALE,
+            record=record,
+            current=self.as_dict(record),
+            updated_by=user.name if user else None,
+            updated_at=getattr(record, "updated_at", None),
+        )
+
+    def flush_versioned(self, session: Session, record: T) -> None:
+        """Flush; when another transaction saved the record first, the ``UPDATE ... WHERE id =
+        :id AND version = :v`` matches no row (StaleDataError). The unit of work cannot go on
+        then: it is rolled back (nothing of it is written) and the caller learns what is saved
+        now, read in the session's next transaction."""
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            session.rollback()
+            try:
+                session.refresh(record)
+            except ObjectDeletedError as gone:
+                raise NotFound("the record was deleted meanwhile") from gone
+            raise self.stale(session, record) from exc
 
     def check_delete(self, session: Session, actor: User, record: T) -> None:
         """Deleting takes a record from its salesperson: the ``may_assign`` rule decides."""
@@ -401,6 +531,8 @@ class RecordService(Generic[T]):
         for stamp in ("created_at", "updated_at"):
             if hasattr(record, stamp):
                 out[stamp] = jsonable(getattr(record, stamp))
+        if hasattr(record, "version"):
+            out["version"] = record.version
         return out
 
     def title_of(self, record: T) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from crm import audit
 from crm.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 from crm.fields import EMAIL_RE, MAX_ID, parse_int
 from crm.models import ROLES, ApiToken, Group, OwnerCompany, User, utcnow
@@ -203,8 +204,18 @@ def log_in(session: Session, email: str, password: str, address: str | None) -> 
         user = authenticate(session, email, password)
     except AuthenticationFailed:
         throttle.record_failure(session, email, address)
+        known = find_user(session, email)
+        audit.record(
+            session,
+            f"address:{address or '?'}",
+            "sign-in-failed",
+            "user",
+            known.id if known else None,
+            {"email": (None, email[:254]), "address": (None, address)},
+        )
         raise
     throttle.forget(session, email, address)
+    audit.record(session, user, "sign-in", "user", user.id, {"address": (None, address)})
     return user
 
 

@@ -1,1 +1,2 @@
-"""Tests of the connector: filing rules, IMAP sync, sending."""
+"""Tests of the connector: mail sources, IMAP sync, filing channels, sending (the filing rules
+themselves: tests/mail_archive/test_filing.py)."""

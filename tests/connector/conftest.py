@@ -6,7 +6,7 @@ from typing import Any
 
 from connector.accounts import AccountInput, add_account
 from crm.db import Database
-from tests.mail_archive.conftest import dossier, ingest  # noqa: F401
+from tests.mail_archive.conftest import dossier, hidden, ingest  # noqa: F401
 from tests.servers.fixtures import ImapUser
 
 

@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from connector.imap import FolderReport, ImapSync
+from connector.imap import FolderReport, ImapCheckpoint, ImapSync
 from connector.models import FolderState
 from crm.db import Database
 from mail_archive.models import Message
@@ -68,7 +68,7 @@ def run_sql(database: Database, statements: list[str]) -> None:
 def inbox_checkpoint(database: Database) -> int:
     with database.session(write=False) as s:
         state = s.scalars(select(FolderState).where(FolderState.folder == "INBOX")).first()
-        return state.last_uid if state else 0
+        return ImapCheckpoint.decode(state.checkpoint).uid if state else 0
 
 
 def test_deep_mime_in_the_inbox_is_archived_and_the_checkpoint_passes_it_only_once_stored(

@@ -5,6 +5,7 @@ the watcher retrying without stopping the scheduler."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -49,8 +50,8 @@ def scheduler(
 ) -> Iterator[MailScheduler]:
     """The background sync as ``dossier serve`` starts it, with an hour between passes: what
     arrives within the test arrives through IDLE."""
-    monkeypatch.setenv("DOSSIER_SYNC_MINUTES", "60")
-    monkeypatch.delenv("DOSSIER_IMAP_IDLE", raising=False)
+    extra = {**database.settings.extra, "sync_minutes": 60.0, "imap_idle": True}
+    database.settings = dataclasses.replace(database.settings, extra=extra)
     started = start_scheduler(app, database)
     assert started is not None
     yield started

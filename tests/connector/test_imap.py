@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from connector.imap import ImapSync, sync_accounts
+from connector.imap import ImapCheckpoint, ImapSync, sync_accounts
 from connector.models import FolderState, MailAccount
 from crm.cli import main
 from crm.db import Database
@@ -53,7 +53,7 @@ def test_incremental_sync_files_partner_mail_skips_private_and_leaves_flags(
     assert messages(database) == 2
     with database.session() as s:
         state = s.scalars(select(FolderState).where(FolderState.folder == "INBOX")).one()
-        assert state.last_uid == 3
+        assert ImapCheckpoint.decode(state.checkpoint).uid == 3
 
 
 def test_the_crm_folder_files_to_its_partner_subfolder_and_triages_the_rest(

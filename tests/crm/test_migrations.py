@@ -1,21 +1,122 @@
-"""The Alembic migrations create exactly the schema the models describe, on every backend."""
+"""The Alembic migrations create exactly the schema the models describe, on every backend;
+each package's chain (branch labels crm, mail_archive, connector) creates its own tables."""
 
 from __future__ import annotations
 
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from crm.db import Database, alembic_config, load_models
 from crm.models import Base
 from crm.settings import Settings
 
+PACKAGES = ("crm", "mail_archive", "connector")
+_names = itertools.count()
+
+
+def tables_of(package: str) -> set[str]:
+    """The tables the models of ``package`` declare (crm's plain tables count as crm's)."""
+    load_models()
+    mapped = {
+        t.name: m.class_.__module__.split(".")[0]
+        for m in Base.registry.mappers
+        if isinstance(t := m.local_table, sa.Table)
+    }
+    return {t for t in Base.metadata.tables if mapped.get(t, "crm") == package}
+
+
+def differences(database: Database, metadata: sa.MetaData) -> list[object]:
+    with database.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, metadata))
+
 
 def test_migrations_match_models(database: Database) -> None:
     load_models()
     assert {"messages", "message_links", "mail_accounts"} <= set(Base.metadata.tables)
-    with database.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(ctx, Base.metadata) == []
+    assert differences(database, Base.metadata) == []
+
+
+@pytest.mark.parametrize(
+    "package, table",
+    [("crm", "partners"), ("mail_archive", "messages"), ("connector", "mail_accounts")],
+)
+def test_the_match_test_sees_a_difference_in_every_package(
+    database: Database, package: str, table: str
+) -> None:
+    """A model column no migration made is reported, whichever package's table it is in."""
+    load_models()
+    assert table in tables_of(package)
+    metadata = sa.MetaData()
+    for t in Base.metadata.sorted_tables:
+        t.to_metadata(metadata)
+    metadata.tables[table].append_column(sa.Column("planted", sa.Integer(), nullable=True))
+    found = differences(database, metadata)
+    assert [(d[0], d[2], d[3].name) for d in found if isinstance(d, tuple)] == [
+        ("add_column", table, "planted")
+    ]
+
+
+def test_every_package_has_its_own_chain(database: Database) -> None:
+    script = ScriptDirectory.from_config(alembic_config(database))
+    heads = script.get_heads()
+    labels = {label for rev in script.walk_revisions() for label in rev.branch_labels}
+    assert set(PACKAGES) <= labels
+    assert len(heads) == len(PACKAGES)
+    for package in PACKAGES:
+        assert script.get_revision(f"{package}@head") is not None
+
+
+@pytest.fixture
+def empty(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """An empty database of the same kind as ``settings`` (no revision applied)."""
+    home = tmp_path / "empty"
+    home.mkdir()
+    if settings.is_sqlite:
+        return Settings(home=home, secret_key="test-secret")
+    server = request.getfixturevalue("pg_server")
+    name = f"empty{os.getpid()}_{next(_names)}"
+    server.admin_sql(f"CREATE DATABASE {name}")
+    return Settings(home=home, database_url=server.url(name), secret_key="test-secret")
+
+
+def test_each_chain_creates_the_tables_of_its_package(empty: Settings) -> None:
+    """Upgrading one branch after another adds exactly that package's tables."""
+    db = Database(empty)
+    cfg = alembic_config(db)
+    before: set[str] = set()
+    try:
+        for package in PACKAGES:
+            command.upgrade(cfg, f"{package}@head")
+            with db.engine.connect() as conn:
+                now = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+            assert now - before == tables_of(package), package
+            before = now
+        assert differences(db, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_a_package_chain_downgrades_alone(settings: Settings) -> None:
+    """Downgrading the mail archive drops its tables and keeps crm's and the connector's."""
+    db = Database(settings)
+    cfg = alembic_config(db)
+    command.downgrade(cfg, "mail_archive@base")
+    with db.engine.connect() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+    assert not names & tables_of("mail_archive")
+    assert tables_of("crm") | tables_of("connector") <= names
+    db.upgrade()
+    assert differences(db, Base.metadata) == []
+    db.dispose()
 
 
 def test_upgrade_is_idempotent(database: Database) -> None:
@@ -38,7 +139,7 @@ def test_0002_fills_title_key_of_existing_activities(settings: Settings) -> None
                 " false, '', '{}', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT title_key FROM activities")).scalar() == "hovor se zatcem"
     db.dispose()
@@ -63,7 +164,7 @@ def test_0005_makes_what_hangs_on_a_private_partner_private(settings: Settings) 
                 ),
                 {"name": name, "private": private},
             )
-        ids = dict(conn.execute(text("SELECT name, id FROM partners")).all())
+        ids = {str(n): int(i) for n, i in conn.execute(text("SELECT name, id FROM partners"))}
         for title, partner in (("Hala", "Soukromá s.r.o."), ("Sklad", "Sdílená a.s.")):
             conn.execute(
                 text(
@@ -83,9 +184,9 @@ def test_0005_makes_what_hangs_on_a_private_partner_private(settings: Settings) 
             ),
             {"deal_id": hala},
         )
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
     with db.engine.connect() as conn:
-        deals = dict(conn.execute(text("SELECT title, private FROM deals")).all())
+        deals = {str(t): bool(p) for t, p in conn.execute(text("SELECT title, private FROM deals"))}
         task = conn.execute(text("SELECT private FROM activities WHERE title = 'Zavolat'"))
         assert task.scalar()
     assert deals == {"Hala": True, "Sklad": False}

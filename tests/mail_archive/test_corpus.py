@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message, MessageSource
 from tests.conftest import World, corpora_dir

@@ -8,9 +8,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, IngestResult
 from mail_archive.models import Attachment, Message, MessageLink, MessageSource
 from tests.conftest import World, corpora_dir, count

@@ -8,12 +8,12 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
 from tests.conftest import World, login, post_form

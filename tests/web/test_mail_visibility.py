@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 
-from connector.filing import RuleFiler
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.services.deals import deals
 from crm.services.partners import partners
+from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.service import add_link
 from tests.conftest import World, login, post_form

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask
 
 def register_api(app: Flask) -> None:
     """Registers the /api/v1 routes and the bearer-token check that guards every /api/ path."""
-    from web.api import auth, messages, openapi, resources, views
+    from web.api import audit, auth, messages, openapi, resources, views
     from web.api.common import ID, PREFIX, IdConverter
 
     app.url_map.converters[ID] = IdConverter
@@ -15,6 +15,7 @@ def register_api(app: Flask) -> None:
     resources.register(bp)
     views.register(bp)
     messages.register(bp)
+    audit.register(bp)
     openapi.register(bp)
     auth.init_app(app)
     app.register_blueprint(bp)

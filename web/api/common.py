@@ -204,3 +204,27 @@ def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     ):
         raise ValidationError({name: f"must be a whole number from {lowest} to {highest}"})
     return int(raw)
+
+
+# -- versions: ETag and If-Match (issue 9 §6, RFC 9110 §8.8.3, §13.1.1) ---------------------
+def etag(version: int) -> str:
+    """A record's version as a strong entity tag."""
+    return f'"{version}"'
+
+
+def if_match() -> int | None:
+    """The version the client's If-Match names; None when absent or ``*`` (any version).
+
+    Only one strong tag of our own shape is understood: anything else is refused (400) rather
+    than taken as "no precondition", which would overwrite what the client meant to protect.
+    """
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text == "*":
+        return None
+    digits = text[1:-1] if len(text) >= 3 and text[0] == text[-1] == '"' else ""
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+        raise BadRequest('If-Match must be "*" or one entity tag such as "3" (from the ETag)')
+    return int(digits)

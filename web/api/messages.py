@@ -165,11 +165,15 @@ def get(message_id: int) -> ResponseReturnValue:
 
 def raw(message_id: int) -> ResponseReturnValue:
     message = service.load_message(db.session(), api_user(), message_id)
+    service.record_download(db.session(), api_user(), message)
+    db.commit()
     return send_blob(message.sha256, "message/rfc822", f"message-{message.id}.eml")
 
 
 def attachment(message_id: int, position: int) -> ResponseReturnValue:
     a = service.load_attachment(db.session(), api_user(), message_id, position)
+    service.record_download(db.session(), api_user(), a.message, a)
+    db.commit()
     return send_blob(a.sha256, a.content_type, a.filename)
 
 

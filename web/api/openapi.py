@@ -20,7 +20,7 @@ from crm.services.deals import deals
 from crm.services.records import MAX_PER_PAGE, SCOPE_NAMES, custom_fields_for
 from crm.services.users import LANGUAGES
 from web import db
-from web.api import messages_openapi
+from web.api import audit_openapi, messages_openapi
 from web.api.common import MAX_ID, PREFIX
 from web.api.resources import BASE_OUTPUT, RESOURCES, Resource, Schema
 from web.api.views import (
@@ -36,6 +36,11 @@ from web.api.views import (
 Entries = Mapping[str, Sequence[CodebookEntry]]
 # What a date input must look like: ISO 8601, in the years the API takes (1900-2200).
 DATE_PATTERN = r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-"
+# A date and time input: ISO 8601 with its offset (crm.fields.ISO_DATETIME_RE).
+DATETIME_PATTERN = (
+    r"^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
+    r"(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 # Whole numbers a list filter on an id takes (ASCII digits, at most 9 of them).
 FILTER_ID_MAX = 999_999_999
 MAX_PAGE = 1_000_000
@@ -152,6 +157,13 @@ def value_schema(spec: FieldSpec, *, output: bool) -> Schema:
             schema["pattern"] = DATE_PATTERN
             if optional:
                 return blank_or(with_null(schema))
+    elif spec.kind == "datetime":
+        # RFC 3339 date-time with its offset; answers are in UTC (crm.fields.parse_datetime).
+        schema = {"type": "string", "format": "date-time"}
+        if not output:
+            schema["pattern"] = DATETIME_PATTERN
+            if optional:
+                return blank_or(with_null(schema))
     elif spec.kind == "bool":
         return {"type": "boolean"}
     elif spec.kind == "choice":
@@ -255,6 +267,10 @@ def custom_schema(
             schema = {"type": ["string", "null"], "format": "date"}
             if not output:
                 schema["pattern"] = DATE_PATTERN
+        elif cf.field_type == "datetime":
+            schema = {"type": ["string", "null"], "format": "date-time"}
+            if not output:
+                schema["pattern"] = DATETIME_PATTERN
         elif cf.field_type == "codebook":
             assert cf.codebook
             schema = {"type": ["integer", "null"]}
@@ -304,8 +320,18 @@ def input_schema(
     properties["custom"] = custom_schema(customs, entries, output=False, partial=partial)
     schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
     both = [[s.name, s.attr] for s in resource.service.fields if s.kind == "codebook"]
-    if both:
-        schema["allOf"] = [{"not": {"required": pair}} for pair in both]
+    rules: list[Schema] = [{"not": {"required": pair}} for pair in both]
+    if resource.named_by:
+        # one of them given and not blank; a change may leave all of them out
+        named = [
+            {"required": [n], "properties": {n: {"type": "string", "pattern": r"\S"}}}
+            for n in resource.named_by
+        ]
+        if partial:
+            named.append({"not": {"anyOf": [{"required": [n]} for n in resource.named_by]}})
+        rules.append({"anyOf": named})
+    if rules:
+        schema["allOf"] = rules
     if partial:
         schema["description"] = "Only the fields given are changed."
         return schema
@@ -327,6 +353,7 @@ def output_schema(resource: Resource, customs: Sequence[CustomField]) -> Schema:
     properties["custom"] = custom_schema(customs, {}, output=True)
     properties.update({k: v for k, v in BASE_OUTPUT.items() if k != "id"})
     properties.update(resource.output)
+    properties["version"] = VERSION_OUTPUT
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
@@ -441,6 +468,52 @@ def id_parameter(name: str, what: str) -> Schema:
 
 LOCATION = {"Location": {"description": "The new record's URL", "schema": {"type": "string"}}}
 
+# -- versions: ETag, If-Match, 412 (issue 9 §6) -----------------------------------------------
+VERSION_OUTPUT: Schema = {
+    "type": "integer",
+    "minimum": 1,
+    "readOnly": True,
+    "description": "Counts the saves of the record; the ETag carries it",
+}
+ETAG = {
+    "ETag": {
+        "description": 'The record\'s version as an entity tag ("3"): send it back in '
+        "`If-Match` to change or delete the record only if nobody saved it in between",
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+IF_MATCH: Schema = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": 'The ETag the change is based on ("3"), or `*` for any version. When the '
+    "record was saved since, nothing is written and the answer is 412 with the current "
+    "record. Without it the write happens whatever the version (RFC 9110 §13.1.1).",
+    "schema": {"type": "string", "pattern": '^(\\*|"[1-9][0-9]{0,8}")$'},
+}
+
+
+def stale_answer(record: Schema) -> Schema:
+    """412: the error as everywhere, plus the record as saved now and its ETag."""
+    schema: Schema = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            },
+            "current": record,
+        },
+        "required": ["error", "current"],
+    }
+    description = (
+        "Someone saved the record after the If-Match version; nothing was written. "
+        "`current` is the record as saved now"
+    )
+    return {**answer(description, schema), "headers": ETAG}
+
 
 def resource_paths(
     resource: Resource, customs: Sequence[CustomField], entries: Entries
@@ -489,7 +562,10 @@ def resource_paths(
                 "summary": f"Create a {singular}",
                 "requestBody": body(ref("schemas", f"{name}Input")),
                 "responses": {
-                    "201": {**answer(f"The new {singular}", record), "headers": LOCATION},
+                    "201": {
+                        **answer(f"The new {singular}", record),
+                        "headers": {**LOCATION, **ETAG},
+                    },
                     **errors("400", "401", "409", "422"),
                 },
             },
@@ -500,15 +576,20 @@ def resource_paths(
                 "operationId": resource.endpoint("get"),
                 "tags": tags,
                 "summary": f"One {singular}",
-                "responses": {"200": answer(f"The {singular}", record), **errors("401", "404")},
+                "responses": {
+                    "200": {**answer(f"The {singular}", record), "headers": ETAG},
+                    **errors("401", "404"),
+                },
             },
             "patch": {
                 "operationId": resource.endpoint("update"),
                 "tags": tags,
                 "summary": f"Change some fields of a {singular}",
+                "parameters": [IF_MATCH],
                 "requestBody": body(ref("schemas", f"{name}Patch")),
                 "responses": {
-                    "200": answer(f"The changed {singular}", record),
+                    "200": {**answer(f"The changed {singular}", record), "headers": ETAG},
+                    "412": stale_answer(record),
                     **errors("400", "401", "403", "404", "409", "422"),
                 },
             },
@@ -516,9 +597,11 @@ def resource_paths(
                 "operationId": resource.endpoint("replace"),
                 "tags": tags,
                 "summary": f"Replace every field of a {singular}",
+                "parameters": [IF_MATCH],
                 "requestBody": body(ref("schemas", f"{name}Replace")),
                 "responses": {
-                    "200": answer(f"The changed {singular}", record),
+                    "200": {**answer(f"The changed {singular}", record), "headers": ETAG},
+                    "412": stale_answer(record),
                     **errors("400", "401", "403", "404", "409", "422"),
                 },
             },
@@ -526,9 +609,11 @@ def resource_paths(
                 "operationId": resource.endpoint("delete"),
                 "tags": tags,
                 "summary": f"Delete a {singular}",
+                "parameters": [IF_MATCH],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **errors("401", "403", "404", "409"),
+                    "412": stale_answer(record),
+                    **errors("400", "401", "403", "404", "409"),
                 },
             },
         },
@@ -855,8 +940,10 @@ def build_spec(session: Session) -> dict[str, Any]:
     schemas.update(action_schemas(schemas["ActivityInput"], activity_customs, entries))
     schemas.update(fixed_schemas())
     schemas.update(messages_openapi.schemas())
+    schemas.update(audit_openapi.schemas())
     paths.update(extra_paths())
     paths.update(messages_openapi.paths())
+    paths.update(audit_openapi.paths())
     with_common_errors(paths)
     return {
         "openapi": "3.1.0",

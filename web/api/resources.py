@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from crm.errors import ValidationError
+from crm.errors import StaleRecord, ValidationError
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -22,7 +22,7 @@ from crm.services.persons import persons
 from crm.services.records import ListQuery, Page, RecordService
 from web import db
 from web.api.auth import api_user
-from web.api.common import ID, json_kind_errors, json_object, reject_unknown
+from web.api.common import ID, etag, if_match, json_kind_errors, json_object, reject_unknown
 
 Schema = dict[str, Any]
 
@@ -57,6 +57,8 @@ class Resource:
     schema_name: str
     service: RecordService[Any]
     output: Mapping[str, Schema] = field(default_factory=dict)
+    # Fields of which a record needs one, not blank (a person: the name whole or its last name).
+    named_by: tuple[str, ...] = ()
 
     def input_names(self) -> set[str]:
         names = {"custom"}
@@ -91,6 +93,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Person",
         persons,
         {"partner": {"type": "string", "readOnly": True, "description": "The partner's name"}},
+        named_by=("last_name", "name"),
     ),
     Resource(
         "deals",
@@ -136,6 +139,13 @@ def commit_fresh(*records: object) -> None:
         db.session().expire(record)
 
 
+def stale_response(exc: StaleRecord) -> ResponseReturnValue:
+    """412 with what is saved now and its ETag, so the client can merge and retry."""
+    db.discard()
+    body = {"error": {"code": exc.code, "message": exc.message}, "current": exc.current}
+    return jsonify(body), 412, {"ETag": etag(exc.current["version"])}
+
+
 def register_resource(bp: Blueprint, resource: Resource) -> None:
     service = resource.service
 
@@ -149,21 +159,41 @@ def register_resource(bp: Blueprint, resource: Resource) -> None:
         record = service.create(db.session(), api_user(), data)
         commit_fresh(record)
         url = url_for(f"api.{resource.endpoint('get')}", record_id=record.id)
-        return created(service.as_dict(record), url)
+        return (
+            jsonify(service.as_dict(record)),
+            201,
+            {"Location": url, "ETag": etag(record.version)},
+        )
 
     def get_record(record_id: int) -> ResponseReturnValue:
-        return service.as_dict(service.get(db.session(), api_user(), record_id))
+        record = service.get(db.session(), api_user(), record_id)
+        return service.as_dict(record), {"ETag": etag(record.version)}
 
     def update_record(record_id: int) -> ResponseReturnValue:
         data = json_object()
         resource.check_input(data)
         partial = request.method == "PATCH"
-        record = service.update(db.session(), api_user(), record_id, data, partial=partial)
+        expected = if_match()
+        try:
+            record = service.update(
+                db.session(),
+                api_user(),
+                record_id,
+                data,
+                partial=partial,
+                expected_version=expected,
+            )
+        except StaleRecord as exc:
+            return stale_response(exc)
         commit_fresh(record)
-        return service.as_dict(record)
+        return service.as_dict(record), {"ETag": etag(record.version)}
 
     def delete_record(record_id: int) -> ResponseReturnValue:
-        service.delete(db.session(), api_user(), record_id)
+        expected = if_match()
+        try:
+            service.delete(db.session(), api_user(), record_id, expected_version=expected)
+        except StaleRecord as exc:
+            return stale_response(exc)
         db.commit()
         return Response(status=204)
 

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.views import activities, admin, auth, deals, mail, partners, persons
+    from web.views import activities, admin, audit_log, auth, deals, mail, partners, persons, system
 
-    for module in (auth, partners, persons, deals, activities, mail, admin):
+    for module in (auth, partners, persons, deals, activities, mail, admin, system, audit_log):
         app.register_blueprint(module.bp)

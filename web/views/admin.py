@@ -9,10 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict, NotFound, ValidationError
+from crm.letterhead import MAX_LOGO_BYTES
 from crm.models import CUSTOM_FIELD_TYPES, RECORD_TYPES, ROLES
-from crm.services import codebooks, users
+from crm.services import codebooks, owner_companies, profiles, users
 from web import db
+from web.files import blob_store, send_blob
 from web.security import admin_required, renew_session, require_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -205,7 +207,13 @@ def user_edit(user_id: int) -> ResponseReturnValue:
             )
         except ValidationError as exc:
             errors = exc.errors
+        try:
+            profiles.update_profile(session, user_id, form)
+        except ValidationError as exc:
+            errors = {**errors, **exc.errors}
+        if errors:
             session.rollback()
+            session.expire_all()
         else:
             if user_id == require_user().id and form.get("password"):
                 renew_session(require_user())  # their own sessions ended: go on in a new one
@@ -213,7 +221,12 @@ def user_edit(user_id: int) -> ResponseReturnValue:
             flash(_("User saved."), "success")
             return redirect(url_for("admin.user_list"))
     return _render(
-        "admin/user_edit.html", errors, user=target, groups=users.list_groups(session), roles=ROLES
+        "admin/user_edit.html",
+        errors,
+        user=target,
+        groups=users.list_groups(session),
+        roles=ROLES,
+        values=request.form if errors else {},
     )
 
 
@@ -266,3 +279,53 @@ def company_add() -> ResponseReturnValue:
     db.commit()
     flash(_("Owner company added."), "success")
     return redirect(url_for("admin.user_list") + "#groups")
+
+
+@bp.route("/owner-companies/<int:company_id>", methods=["GET", "POST"])
+@admin_required
+def company_edit(company_id: int) -> ResponseReturnValue:
+    """The letterhead offers and contracts print; errors beside their fields."""
+    session = db.session()
+    company = owner_companies.get(session, company_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        upload = request.files.get("logo")
+        # One byte over the cap is enough for the service to refuse it as too large.
+        logo = upload.stream.read(MAX_LOGO_BYTES + 1) if upload and upload.filename else None
+        batch = blob_store().batch()
+        try:
+            owner_companies.update(
+                session,
+                require_user(),
+                company_id,
+                request.form,
+                logo=logo,
+                blobs=batch,
+                remove_logo="remove_logo" in request.form,
+            )
+        except ValidationError as exc:
+            errors = exc.errors
+            session.rollback()
+        else:
+            batch.sync()
+            db.commit()
+            flash(_("Owner company saved."), "success")
+            return redirect(url_for("admin.company_edit", company_id=company_id))
+    return _render(
+        "admin/owner_company.html",
+        errors,
+        company=company,
+        specs=owner_companies.FIELDS,
+        values=request.form
+        if errors
+        else {s.name: getattr(company, s.name) for s in owner_companies.FIELDS},
+    )
+
+
+@bp.get("/owner-companies/<int:company_id>/logo")
+@admin_required
+def company_logo(company_id: int) -> ResponseReturnValue:
+    company = owner_companies.get(db.session(), company_id)
+    if not company.logo_sha256:
+        raise NotFound("this owner company has no logo")
+    return send_blob(company.logo_sha256, company.logo_type, f"logo-{company.id}")

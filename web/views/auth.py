@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from crm.errors import AuthenticationFailed, ValidationError
-from crm.services import sessions, users
+from crm.services import profiles, sessions, users
 from crm.services.throttle import LoginThrottled
 from web import db
 from web.i18n import LANGUAGES
@@ -150,6 +150,28 @@ def account() -> ResponseReturnValue:
         sessions=sessions.list_active(s, user, current_session_id()),
         tokens=users.list_tokens(s, user),
     ), 422 if errors else 200
+
+
+@bp.post("/account/profile")
+@login_required
+def profile() -> ResponseReturnValue:
+    """The user's own phone, job title, signature and time zone."""
+    s, user = db.session(), require_user()
+    try:
+        profiles.update_profile(s, user.id, request.form)
+    except ValidationError as exc:
+        s.rollback()
+        return render_template(
+            "account.html",
+            errors={},
+            profile_errors=exc.errors,
+            profile_values=request.form,
+            sessions=sessions.list_active(s, user, current_session_id()),
+            tokens=users.list_tokens(s, user),
+        ), 422
+    db.commit()
+    flash(_("Your details have been saved."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/account/sessions/sign-out-others")

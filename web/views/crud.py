@@ -9,13 +9,48 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.models import User
 from crm.services.records import Duplicate, ListQuery, RecordService
 from web import db
 from web.i18n import translate
 from web.views.common import form_data, form_specs, form_values, list_query
 from web.views.forms import choices_for, owner_choices
+
+
+def shown(value: Any) -> str:
+    """A value as a form field shows it, so a stored value and a typed one compare."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value).replace("\r\n", "\n").strip()
+
+
+def form_version() -> int | None:
+    """The version the form was opened at (hidden field ``version``); None from old pages."""
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+
+
+def stale_values(
+    service: RecordService[Any], record: Any, exc: StaleRecord, typed: dict[str, Any]
+) -> dict[str, Any]:
+    """What the user typed, at the version saved now (so saving again is a deliberate
+    overwrite), with the other person's value beside each field where the two differ."""
+    saved = form_values(service, record)
+    theirs = {k: shown(saved.get(k)) for k in typed if shown(saved.get(k)) != shown(typed[k])}
+    return {
+        **saved,
+        **typed,
+        "version": record.version,
+        "_theirs": theirs,
+        "_stale": {"who": exc.updated_by, "when": exc.updated_at},
+    }
 
 
 def record_form(
@@ -41,6 +76,8 @@ def record_form(
     session = db.session()
     specs = form_specs(service)
     values = form_values(service, record) if record is not None else dict(defaults)
+    if record is not None:
+        values["version"] = record.version
     errors: dict[str, str] = {}
     locked = service.locked_fields(user, record)
     duplicate: Duplicate | None = None
@@ -52,11 +89,18 @@ def record_form(
                 data.pop(spec.name, None)
         # On a refusal the form shows what the user typed, but a locked field what is stored.
         typed = {k: v for k, v in data.items() if k not in locked}
+        if record is not None and form_version() is not None:
+            values["version"] = form_version()  # a refusal keeps the version it was opened at
         try:
             if record is None:
                 record = service.create(session, user, data)
             else:
-                service.update(session, user, record.id, data)
+                service.update(session, user, record.id, data, expected_version=form_version())
+        except StaleRecord as exc:
+            session.rollback()
+            assert record is not None  # only an update meets a newer version
+            record = service.get(session, user, record.id)
+            values = stale_values(service, record, exc, typed)
         except ValidationError as exc:
             errors, values = exc.errors, {**values, **typed}
             session.rollback()
@@ -81,7 +125,7 @@ def record_form(
         locked=locked,
         duplicate=duplicate,
         **context,
-    ), 422 if errors else 200
+    ), 422 if errors else (409 if "_stale" in values else 200)
 
 
 def delete_record(

@@ -24,6 +24,7 @@ from web.security import login_required, require_user
 from web.views.common import form_specs
 from web.views.crud import delete_record, record_form, record_list
 from web.views.forms import choices_for
+from web.views.history import history
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 
@@ -59,6 +60,7 @@ def show(deal_id: int) -> ResponseReturnValue:
             session, user, ListQuery({"deal_id": str(deal_id)}, sort="-created_at", per_page=200)
         ).items,
         mail=list_messages(session, user, deal_id=deal_id, per_page=20),
+        audit_history=history(session, user, "deal", deal.id),
     )
 
 

@@ -37,7 +37,9 @@ from mail_archive.models import Message
 from mail_archive.parse import ParsedMessage
 from web import db
 from web.files import blob_store, send_blob
+from web.i18n import datetime as local_datetime
 from web.security import login_required, require_user
+from web.views.common import page_size
 from web.views.deals import partner_choices
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
@@ -100,11 +102,11 @@ def index() -> ResponseReturnValue:
             direction=request.args.get("direction", ""),
             sort=request.args.get("sort", ""),
             page=page_number(),
-            per_page=50,
+            per_page=page_size(),
         )
     except ValidationError as exc:
         errors = exc.errors
-        page = service.list_messages(session, user, per_page=50)
+        page = service.list_messages(session, user, per_page=page_size())
     return render_template(
         "mail/list.html",
         page=page,
@@ -117,7 +119,7 @@ def index() -> ResponseReturnValue:
 @login_required
 def triage() -> ResponseReturnValue:
     user = require_user()
-    page = service.triage_queue(db.session(), user, page=page_number())
+    page = service.triage_queue(db.session(), user, page=page_number(), per_page=page_size())
     g.triage_count = page.total  # the menu's badge: counted once
     return render_template(
         "mail/triage.html",
@@ -287,7 +289,9 @@ def body(message_id: int) -> ResponseReturnValue:
 @bp.get("/<int:message_id>/raw")
 @login_required
 def raw(message_id: int) -> ResponseReturnValue:
-    message, _user = _load(message_id)
+    message, user = _load(message_id)
+    service.record_download(db.session(), user, message)
+    db.commit()
     return send_blob(message.sha256, "message/rfc822", f"message-{message.id}.eml")
 
 
@@ -295,6 +299,8 @@ def raw(message_id: int) -> ResponseReturnValue:
 @login_required
 def attachment(message_id: int, position: int) -> ResponseReturnValue:
     a = service.load_attachment(db.session(), require_user(), message_id, position)
+    service.record_download(db.session(), require_user(), a.message, a)
+    db.commit()
     return send_blob(a.sha256, a.content_type, a.filename)
 
 
@@ -452,6 +458,7 @@ def account_sync(account_id: int) -> ResponseReturnValue:
 
     user = require_user()
     found = account_service.load_account(db.session(), user, account_id)
+    db.release()  # a mail-sync worker in another process is asked through a row of its own
     if request_sync(current_app, found.id):
         flash(_("Sync started; reload the page in a moment."), "success")
     else:  # no background sync in this process: one pass in the background all the same
@@ -567,7 +574,7 @@ def _compose_defaults(session: Session, user: User, original: Message | None) ->
         subject = original.subject or ""
         values["subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         quoted = "\n".join("> " + line for line in original.body_text.splitlines()[:200])
-        when = original.sent_at.strftime("%Y-%m-%d %H:%M") if original.sent_at else ""
+        when = local_datetime(original.sent_at)  # the viewer's zone, as the message page
         values["body"] = f"\n\n{when} {original.from_name or original.from_addr}:\n{quoted}"
         for link in service.visible_links(session, user, [original])[original.id]:
             if link.partner_id and "partner_id" not in values:

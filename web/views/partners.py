@@ -19,6 +19,7 @@ from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
 from web.views.crud import delete_record, record_form, record_list
+from web.views.history import history
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
 TIMELINE_PAGE = 50
@@ -80,6 +81,7 @@ def show(partner_id: int) -> ResponseReturnValue:
         timeline=timeline[:shown],
         more=len(timeline) > shown and shown < TIMELINE_MAX,
         shown=shown,
+        audit_history=history(session, user, "partner", partner.id),
     )
 
 

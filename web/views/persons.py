@@ -6,16 +6,20 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from crm.models import Person
 from crm.permissions import may_assign
+from crm.person_names import NameParts
 from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
+from crm.vocative import salutations as suggested
 from mail_archive.service import list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
 from web.views.crud import delete_record, record_form, record_list
+from web.views.history import history as audit_rows
 
 bp = Blueprint("persons", __name__, url_prefix="/persons")
 
@@ -43,7 +47,14 @@ def show(person_id: int) -> ResponseReturnValue:
         activities=history,
         specs=form_specs(persons),
         mail=mail,
+        audit_history=audit_rows(session, user, "person", person.id),
     )
+
+
+def salutations(person: Person) -> list[str]:
+    """The salutations the form offers to pick, from the stored name parts."""
+    parts = NameParts(person.title_before, person.first_name, person.last_name, person.title_after)
+    return [s for s in suggested(parts) if s != person.salutation]
 
 
 def _form(person_id: int | None) -> ResponseReturnValue:
@@ -66,6 +77,7 @@ def _form(person_id: int | None) -> ResponseReturnValue:
         show_endpoint="persons.show",
         person=record,
         partner=partner,
+        salutations=salutations(record) if record else [],
     )
 
 

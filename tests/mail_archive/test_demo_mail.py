@@ -1,4 +1,4 @@
-"""The demo's mail (connector.demo): every message stored, filed by each of the rules, in the
+"""The demo's mail (mail_archive.demo): every message stored, filed by each of the rules, in the
 partners' languages, waiting in each salesperson's triage queue for them alone; loaded once by
 ``dossier demo``, the same on every fresh database.
 
@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from connector.demo import KEY_PREFIX, demo_messages, load_demo_mail, message_count, prague
 from crm.bootstrap import initialize
 from crm.db import Database
 from crm.demo import load_demo
 from crm.models import Partner, User
 from crm.settings import Settings
 from mail_archive import service
+from mail_archive.demo import KEY_PREFIX, demo_messages, load_demo_mail, message_count, prague
 from mail_archive.models import Attachment, Message, MessageLink, MessageSource
 from mail_archive.parse import parse
 
@@ -202,3 +202,16 @@ def test_the_demo_mail_is_the_same_every_time_and_loads_once(
         assert _snapshot(other) == _snapshot(database)
     finally:
         other.dispose()
+
+
+def test_the_demo_mail_needs_no_connector() -> None:
+    """The demo lives beside the archive and its filing rules, apart from the protocol code."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, mail_archive.demo; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'connector'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

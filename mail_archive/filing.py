@@ -30,24 +30,18 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.models import Deal, Partner, PartnerDomain, Person, User
 from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
 from mail_archive.ingest import Identity, LinkSpec, Source
-from mail_archive.models import Message, MessageLink, split_target
+from mail_archive.models import split_target
 from mail_archive.parse import Address, ParsedMessage
+from mail_archive.threads import Thread
 
 DEAL_TAG = re.compile(r"\[D-(\d{1,9})\]", re.IGNORECASE)
-# Built once: these run for every message of a bulk ingest.
-# Every archived message of the thread with its links (removed ones too: they decide as well).
-_THREAD_LINKS = (
-    select(Message.internet_id, MessageLink.target, MessageLink.removed)
-    .outerjoin(MessageLink, MessageLink.message_id == Message.id)
-    .where(Message.internet_id.in_(bindparam("references", expanding=True)))
-)
 
 
 @dataclass
@@ -97,7 +91,6 @@ class Sight:
     user_id: int
     partners: frozenset[int] | None
     deals: dict[int, int | None] = field(default_factory=dict)
-    _thread: Select[str, str, bool] | None = None
 
     @classmethod
     def load(cls, session: Session, user: User) -> Sight:
@@ -127,15 +120,6 @@ class Sight:
             return False, None
         partner_id = self.deals[deal_id]
         return True, partner_id if self.partner(partner_id) else None
-
-    def thread_query(self, session: Session) -> Select[str, str, bool] | None:
-        """The thread's messages the user sees, with their links (built once per pass)."""
-        if self._thread is None:
-            user = session.get(User, self.user_id)
-            if user is None:
-                return None
-            self._thread = _THREAD_LINKS.where(visible(user, Message))
-        return self._thread
 
 
 class RuleFiler:
@@ -167,6 +151,7 @@ class RuleFiler:
         source: Source,
         outgoing: bool,
         ours: Identity,
+        thread: Thread,
     ) -> list[LinkSpec]:
         sight = self.sight(session, source.user_id)
         if sight is None:
@@ -176,7 +161,7 @@ class RuleFiler:
             return explicit
         if parsed.auto:
             return []
-        found = self._tag(session, parsed, sight) or self._thread(session, parsed, sight)
+        found = self._tag(session, parsed, sight) or self._thread(session, thread, sight)
         if found:
             return found
         directory = self.directory(session)
@@ -210,28 +195,16 @@ class RuleFiler:
                 links.append(LinkSpec("partner", partner_id, "tag"))
         return _unique(links)
 
-    def _thread(self, session: Session, parsed: ParsedMessage, sight: Sight) -> list[LinkSpec]:
-        """The links of the nearest archived message the reply refers to (its parent, else the
-        one before it, ...) among those the user sees: a link a user removed there is not
-        brought back by an older one; links to records the user cannot see are not copied."""
-        if not parsed.references:
-            return []
-        query = sight.thread_query(session)
-        if query is None:
-            return []
-        by_message: dict[str, list[str]] = {}
-        rows = session.connection().execute(query, {"references": parsed.references})
-        for internet_id, target, removed in rows:
-            targets = by_message.setdefault(internet_id, [])
-            if target is not None and not removed:
-                targets.append(target)
-        # parse() puts In-Reply-To last: the references run from the thread's root to the parent
-        nearest = next((r for r in reversed(parsed.references) if r in by_message), None)
-        if nearest is None:
+    def _thread(self, session: Session, thread: Thread, sight: Sight) -> list[LinkSpec]:
+        """The links of the message the reply refers to (mail_archive.threads decides which:
+        the nearest one the user sees); a link a user removed there is not brought back by an
+        older one; links to records the user cannot see are not copied."""
+        parent = thread.parent()
+        if parent is None:
             return []
         directory = self.directory(session)
         links = []
-        for target in by_message[nearest]:
+        for target in parent.targets:
             record_type, record_id = split_target(target)
             if record_type == "partner":
                 seen = sight.partner(record_id)

@@ -9,14 +9,17 @@ then, in the same run:
     ``dossier file``: parse (in ``--workers`` processes), dedupe, blobs (durable before each
     commit), attachments, filing rules, a commit per batch.
 Prints messages per second for both, the ratio, what the filing rules did, and peak RSS.
+``--against REV`` also runs REV's own bench/ingest.py (a temporary git worktree) on the same
+mail right after, and prints this tree's speed against REV's: what a change costs ingest.
 
-    .venv/bin/python bench/ingest.py [--mail DIR] [--workers 2] [--limit N]
+    .venv/bin/python bench/ingest.py [--mail DIR] [--workers 2] [--limit N] [--against REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -131,11 +134,41 @@ def run_dossier(
     return elapsed, report, hows
 
 
+def run_revision(rev: str, mail: Path, workers: int, limit: int, work: Path) -> float | None:
+    """Messages per second of ``rev``'s own bench/ingest.py on ``mail`` (None: it failed)."""
+    tree = work / "against"
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), rev],
+        check=True,
+    )
+    try:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        args = [str(tree / "bench" / "ingest.py"), "--mail", str(mail), "--workers", str(workers)]
+        args += ["--limit", str(limit)]
+        done = subprocess.run(
+            [sys.executable, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)])
+    found = re.search(r"^Dossier .*?: [0-9.]+ s, ([0-9]+) messages/s", done.stdout, re.M)
+    if done.returncode != 0 or found is None:
+        print(f"{rev}'s bench failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        return None
+    for line in done.stdout.splitlines():
+        if line.startswith(("notmuch new", "Dossier")):
+            print(f"  {rev}: {line}")
+    return float(found.group(1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mail", type=Path, default=REPO.parent / "shared" / "corpora" / "mail")
     ap.add_argument("--workers", type=int, default=2, help="parsing processes (2 cores here)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N messages")
+    ap.add_argument("--against", metavar="REV", help="also run REV's bench on the same mail")
     args = ap.parse_args()
     if not args.mail.is_dir():
         sys.exit(f"no mail folder at {args.mail}")
@@ -163,7 +196,14 @@ def main() -> None:
         )
         print("filed by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(hows.items())))
         if notmuch is not None:
-            print(f"ratio Dossier/notmuch: {rate / (n / notmuch):.2f} (target: at least 1.00)")
+            print(f"ratio Dossier/notmuch: {rate / (n / notmuch):.2f} (target: at least 1.30)")
+        if args.against:
+            other = run_revision(args.against, args.mail, args.workers, args.limit, work)
+            if other is not None:
+                print(
+                    f"this tree against {args.against}: {rate:.0f} / {other:.0f} messages/s = "
+                    f"{rate / other:.2f} (target: at least 0.90)"
+                )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"peak RSS: {peak:.0f} MB (this process), {children:.0f} MB (largest child)")

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from connector.accounts import AccountError
 from connector.imap import NETWORK_ERRORS, connect
 from connector.models import MailAccount
+from connector.sources import UnknownKind, load_source
 from crm import workers
 from crm.db import Database
 
@@ -143,6 +144,14 @@ def _announces_mail(response: object) -> bool:
     return isinstance(response, tuple) and len(response) >= 2 and response[1] == b"EXISTS"
 
 
+def pushes(account: MailAccount) -> bool:
+    """Whether the account's kind announces new mail (IDLE); others wait for the passes."""
+    try:
+        return load_source(account.kind).capabilities.push
+    except UnknownKind:
+        return False  # a kind no longer installed: the sync pass reports it
+
+
 def watched_keys(account: MailAccount) -> list[WatchKey]:
     """INBOX (unless the account reads other folders only) and the filing folder."""
     inbox = not account.folders or "INBOX" in account.folders
@@ -167,7 +176,9 @@ class IdleFollower:
         disabled accounts. A folder whose server has no IDLE is left to the periodic pass."""
         with self.db.session(write=False) as s:
             accounts = s.scalars(select(MailAccount).where(MailAccount.enabled.is_(True))).all()
-            wanted = {key for account in accounts for key in watched_keys(account)}
+            wanted = {
+                key for account in accounts if pushes(account) for key in watched_keys(account)
+            }
         for key in list(self.watchers):
             watcher = self.watchers[key]
             if key not in wanted:

@@ -132,7 +132,6 @@ class DealService(RecordService[Deal]):
     ) -> Deal:
         """Close as won or lost with a reason and a note (the deal action "Close")."""
         deal = self.get(session, actor, deal_id)
-        self.check_version(session, deal, expected_version)
         if deal.status != "open":
             raise Conflict(f"the deal is already {deal.status}")
         errors: dict[str, str] = {}
@@ -152,6 +151,7 @@ class DealService(RecordService[Deal]):
             errors["close_note"] = "must be text of at most 5000 characters"
         if errors:
             raise ValidationError(errors)
+        self.check_version(session, deal, expected_version)  # after the input's own errors
         changes = field_changes(
             deal,
             {

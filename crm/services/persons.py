@@ -28,6 +28,7 @@ from crm.vocative import suggest_salutation
 
 NAME_PARTS = ("title_before", "first_name", "last_name", "title_after")
 NAME_LENGTH = 420  # Person.name: the longest parts with their spaces and comma fit
+SALUTATION_LENGTH = 200  # Person.salutation
 
 NOT_YOURS_TO_MOVE = N_(
     "only the partner's salesperson, a manager of its group or an administrator may move its people"
@@ -135,7 +136,9 @@ class PersonService(RecordService[Person]):
         )
         salutation = values.get("salutation", record.salutation if record else "")
         if not salutation:
-            values["salutation"] = suggest_salutation(parts)
+            suggested = suggest_salutation(parts)
+            # a name longer than any real one gets no suggestion rather than a cut one
+            values["salutation"] = suggested if len(suggested) <= SALUTATION_LENGTH else ""
         return values
 
     def check_delete(self, session: Session, actor: User, record: Person) -> None:

@@ -423,9 +423,10 @@ class RecordService(Generic[T]):
         expected_version: int | None = None,
     ) -> T:
         record = self.get(session, actor, record_id)
-        self.check_version(session, record, expected_version)
         was_private = getattr(record, "private", None)
         values = self.prepare(session, actor, self.parse(session, data, partial=partial), record)
+        # bad input is reported first (422): a stale version (412) is for a save that would do
+        self.check_version(session, record, expected_version)
         if partial and "custom" in values:
             merged = {**(record.custom or {}), **values["custom"]}  # type: ignore[attr-defined]
             values["custom"] = {k: v for k, v in merged.items() if v is not None}

@@ -110,12 +110,19 @@ def _parse_item(kind: str, raw: str) -> str:
     return value
 
 
+MAX_ITEMS = 50  # entries of a list field (phones, e-mails, mail domains)
+
+
 def parse_list(spec: FieldSpec, value: Any) -> list[str]:
     if _blank(value):
         return []
     if isinstance(value, str):
         raw_items: Iterable[Any] = LIST_SPLIT_RE.split(value)
     elif isinstance(value, list | tuple):
+        # a JSON list is counted as sent, blank entries too (its schema's maxItems); a form's
+        # text may hold blank lines between its entries
+        if len(value) > MAX_ITEMS:
+            raise ValueError("at most 50 entries")
         raw_items = value
     else:
         raise ValueError("must be a list of strings")
@@ -130,7 +137,7 @@ def parse_list(spec: FieldSpec, value: Any) -> list[str]:
             raise ValueError(f"“{parsed[:20]}…” is longer than {spec.max_length} characters")
         if parsed not in items:
             items.append(parsed)
-    if len(items) > 50:
+    if len(items) > MAX_ITEMS:
         raise ValueError("at most 50 entries")
     return items
 

@@ -510,3 +510,10 @@ class AuditEntry(Base):
 
 
 # --- end audit log
+
+
+def column_length(model: type[Base], column: str) -> int:
+    """The declared length of a String column (the most a value may hold on PostgreSQL)."""
+    length = model.__table__.c[column].type.length  # type: ignore[attr-defined]
+    assert isinstance(length, int), f"{model.__name__}.{column} has no length"
+    return length

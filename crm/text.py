@@ -14,6 +14,12 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 
+def folded_key(text: str, length: int) -> str:
+    """``fold(text)`` cut to a key column's ``length``: folding can lengthen a text (NFKD
+    spells one ligature as several letters), and a sort or filter key needs no more."""
+    return fold(text)[:length]
+
+
 def N_(message: str) -> str:
     """Marks a string for translation without translating it (crm has no locale).
 

@@ -9,7 +9,17 @@ from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
 from crm.fields import FieldSpec
-from crm.models import ACTIVITY_KINDS, Activity, Deal, Partner, Person, Scoped, User, utcnow
+from crm.models import (
+    ACTIVITY_KINDS,
+    Activity,
+    Deal,
+    Partner,
+    Person,
+    Scoped,
+    User,
+    column_length,
+    utcnow,
+)
 from crm.permissions import may_be_salesperson
 from crm.services.deals import deals
 from crm.services.records import (
@@ -24,7 +34,9 @@ from crm.services.records import (
     scope_dict,
     visible_ref,
 )
-from crm.text import fold
+from crm.text import fold, folded_key
+
+TITLE_KEY = column_length(Activity, "title_key")
 
 DEAL_ACTIONS = ("task", "call", "meeting", "close")
 ACTION_TITLES = {"task": "Task", "call": "Call", "meeting": "Meeting", "close": "Close"}
@@ -122,7 +134,7 @@ class ActivityService(RecordService[Activity]):
             if not may_be_salesperson(actor, assignee, group_id):
                 raise ValidationError({"next_contact_assignee_id": NOT_IN_GROUP})
         if "title" in values:
-            values["title_key"] = fold(values["title"])
+            values["title_key"] = folded_key(values["title"], TITLE_KEY)
         next_date = values.get("next_contact_date")
         if next_date is not None and (record is None or next_date != record.next_contact_date):
             values["_follow_up"] = True
@@ -139,7 +151,7 @@ class ActivityService(RecordService[Activity]):
         follow_up = Activity(
             kind="task",
             title=title[:250],
-            title_key=fold(title[:250]),
+            title_key=folded_key(title[:250], TITLE_KEY),
             due_date=record.next_contact_date,
             partner_id=record.partner_id,
             deal_id=record.deal_id,

@@ -18,6 +18,7 @@ from crm.models import (
     Deal,
     Partner,
     User,
+    column_length,
     utcnow,
 )
 from crm.services.records import (
@@ -33,7 +34,9 @@ from crm.services.records import (
     visible_ref,
     write_outbox,
 )
-from crm.text import fold
+from crm.text import fold, folded_key
+
+TITLE_KEY = column_length(Deal, "title_key")
 
 
 def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
@@ -113,7 +116,7 @@ class DealService(RecordService[Deal]):
             partner = record.partner  # unchanged: still what the deal hangs on
         resolve_scope(session, actor, values, record, inherit=partner)
         if "title" in values:
-            values["title_key"] = fold(values["title"])
+            values["title_key"] = folded_key(values["title"], TITLE_KEY)
         return values
 
     def check_delete(self, session: Session, actor: User, record: Deal) -> None:

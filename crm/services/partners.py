@@ -18,6 +18,7 @@ from crm.models import (
     Partner,
     PartnerDomain,
     User,
+    column_length,
 )
 from crm.permissions import visible
 from crm.services.maildomains import public_mail_domains
@@ -31,7 +32,9 @@ from crm.services.records import (
     resolve_scope,
     scope_dict,
 )
-from crm.text import N_, fold
+from crm.text import N_, fold, folded_key
+
+NAME_KEY = column_length(Partner, "name_key")
 
 
 def no_public_domains(session: Session, domains: list[str]) -> list[str]:
@@ -167,7 +170,7 @@ class PartnerService(RecordService[Partner]):
             check_company_id(session, actor, values["company_id"], record)
         resolve_scope(session, actor, values, record)
         if "name" in values:
-            values["name_key"] = fold(values["name"])
+            values["name_key"] = folded_key(values["name"], NAME_KEY)
         return values
 
     def after_write(self, session: Session, record: Partner, values: dict[str, Any]) -> None:

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
 from crm.fields import FieldSpec
-from crm.models import Partner, Person, User
+from crm.models import Partner, Person, User, column_length
 from crm.permissions import may_assign
 from crm.person_names import NameParts, display_name, split_name
 from crm.services.records import RecordService, int_filter, visible_ref
-from crm.text import N_, fold
+from crm.text import N_, fold, folded_key
 from crm.vocative import suggest_salutation
 
 NAME_PARTS = ("title_before", "first_name", "last_name", "title_after")
@@ -33,6 +33,9 @@ SALUTATION_LENGTH = 200  # Person.salutation
 NOT_YOURS_TO_MOVE = N_(
     "only the partner's salesperson, a manager of its group or an administrator may move its people"
 )
+
+NAME_KEY = column_length(Person, "name_key")
+LAST_NAME_KEY = column_length(Person, "last_name_key")
 
 
 def name_filter(_session: Session, raw: str) -> ColumnElement[bool]:
@@ -131,8 +134,8 @@ class PersonService(RecordService[Person]):
         values.update(
             {k: getattr(parts, k) for k in NAME_PARTS},
             name=name,
-            name_key=fold(name),
-            last_name_key=fold(f"{parts.last_name} {parts.first_name}"),
+            name_key=folded_key(name, NAME_KEY),
+            last_name_key=folded_key(f"{parts.last_name} {parts.first_name}", LAST_NAME_KEY),
         )
         salutation = values.get("salutation", record.salutation if record else "")
         if not salutation:

@@ -90,3 +90,50 @@ def test_a_huge_id_in_a_body_is_not_a_server_error(
         del body["partner_id"]
     response = api.post(f"/api/v1/{path}", body)
     assert response.status_code == 422 and field in response.get_json()["error"]["fields"]
+
+
+def test_the_longest_name_parts_are_stored_whole(api: Api, partner_a: dict[str, Any]) -> None:
+    """Each part at its limit: the sort keys derived from them (last + first name, 301
+    characters folded) fit their columns on PostgreSQL, and so does a ligature that folding
+    spells as several letters."""
+    body = {
+        "partner_id": partner_a["id"],
+        "title_before": "doc. Ing.",
+        "first_name": "J" * 100,
+        "last_name": "Ǆ" + "á" * 199,  # NFKD: "DŽ", two letters and a caron
+        "title_after": "C" * 49,
+    }
+    created = api.post("/api/v1/persons", body)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    person = created.get_json()
+    assert person["last_name"] == body["last_name"] and person["first_name"] == "J" * 100
+    found = api.get("/api/v1/persons", q="dzaaa", sort="last_name").get_json()["items"]
+    assert [p["id"] for p in found] == [person["id"]]
+
+
+def test_a_json_list_longer_than_its_limit_is_refused_even_with_blank_entries(
+    api: Api, partner_a: dict[str, Any]
+) -> None:
+    """The description says at most 50 entries: a list of 51, some of them blank, is refused
+    and the partner keeps its phones."""
+    phones = ["+420 601 000 001", " "] * 25 + ["+420 601 000 002"]
+    response = api.patch(f"/api/v1/partners/{partner_a['id']}", {"phones": phones})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"phones": "at most 50 entries"}
+    kept = api.get(f"/api/v1/partners/{partner_a['id']}").get_json()["phones"]
+    assert kept == partner_a["phones"]
+
+
+def test_the_description_says_a_lost_deal_needs_its_reason(
+    api: Api, partner_a: dict[str, Any]
+) -> None:
+    """What the API refuses, its description says: a deal created as lost without a reason."""
+    schema = api.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    rules = schema["DealInput"]["allOf"]
+    assert any(rule.get("description") == "A lost deal needs a close reason" for rule in rules)
+    body = {"title": "Okna", "partner_id": partner_a["id"], "status": "lost"}
+    refused = api.post("/api/v1/deals", body)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {
+        "close_reason": "is required when a deal is lost"
+    }

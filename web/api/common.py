@@ -228,3 +228,11 @@ def if_match() -> int | None:
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
         raise BadRequest('If-Match must be "*" or one entity tag such as "3" (from the ETag)')
     return int(digits)
+
+
+# What the field parser strips as blank is Python's white space (str.strip), which is not
+# ECMAScript's \s of JSON Schema patterns (it adds U+001C-U+001F and U+0085, and lacks U+FEFF):
+# both are spelled out so that the description and the parser agree on every character.
+PY_SPACE = "\\t-\\r\\u001c- \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NOT_BLANK = f"[^{PY_SPACE}]"  # a text with a character str.strip keeps
+BLANK: dict[str, str] = {"type": "string", "pattern": f"^[{PY_SPACE}]*$"}

@@ -12,7 +12,7 @@ from flask import Blueprint
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from crm.fields import FieldSpec
+from crm.fields import MAX_ITEMS, FieldSpec
 from crm.models import CODEBOOKS, DEAL_STATUSES, ROLES, CodebookEntry, CustomField
 from crm.services import codebooks
 from crm.services.activities import DEAL_ACTIONS
@@ -21,7 +21,7 @@ from crm.services.records import MAX_PER_PAGE, SCOPE_NAMES, custom_fields_for
 from crm.services.users import LANGUAGES
 from web import db
 from web.api import audit_openapi, messages_openapi
-from web.api.common import MAX_ID, PREFIX
+from web.api.common import BLANK, MAX_ID, NOT_BLANK, PREFIX
 from web.api.resources import BASE_OUTPUT, RESOURCES, Resource, Schema
 from web.api.views import (
     ACTION_SETS,
@@ -85,9 +85,6 @@ def with_null(schema: Schema) -> Schema:
     return {**schema, "type": [*([kind] if isinstance(kind, str) else kind), "null"]}
 
 
-BLANK: Schema = {"type": "string", "pattern": r"^\s*$"}
-
-
 def blank_or(schema: Schema) -> Schema:
     """An optional field given blank ("", as a web form sends it) takes its default."""
     options = schema["anyOf"] if set(schema) == {"anyOf"} else [schema]
@@ -126,7 +123,7 @@ def value_schema(spec: FieldSpec, *, output: bool) -> Schema:
                 schema["pattern"] = spec.pattern
                 return schema if spec.required else {"anyOf": [schema, BLANK, {"type": "null"}]}
             if spec.required:
-                schema["pattern"] = r"\S"  # blank is no value
+                schema["pattern"] = NOT_BLANK  # blank is no value
             else:
                 schema = with_null(schema)
         return schema
@@ -183,7 +180,7 @@ def value_schema(spec: FieldSpec, *, output: bool) -> Schema:
             item["maxLength"] = spec.max_length
         if spec.item in ("email", "domain", "phone"):
             item = {"anyOf": [item, BLANK]}  # a blank item is skipped
-        listed: Schema = {"type": "array", "items": item, "maxItems": 50}
+        listed: Schema = {"type": "array", "items": item, "maxItems": MAX_ITEMS}
         if output:
             return listed
         # null (or an empty array) clears the list
@@ -282,7 +279,7 @@ def custom_schema(
         else:
             schema = {"type": ["string", "null"], "maxLength": 500}
             if not nullable:
-                schema = {"type": "string", "maxLength": 500, "pattern": r"\S"}
+                schema = {"type": "string", "maxLength": 500, "pattern": NOT_BLANK}
         properties[cf.key] = {"title": cf.label, **schema}
     out: Schema = {
         "type": "object",
@@ -324,12 +321,14 @@ def input_schema(
     if resource.named_by:
         # one of them given and not blank; a change may leave all of them out
         named = [
-            {"required": [n], "properties": {n: {"type": "string", "pattern": r"\S"}}}
+            {"required": [n], "properties": {n: {"type": "string", "pattern": NOT_BLANK}}}
             for n in resource.named_by
         ]
         if partial:
             named.append({"not": {"anyOf": [{"required": [n]} for n in resource.named_by]}})
         rules.append({"anyOf": named})
+    if not partial:
+        rules.extend(resource.rules)
     if rules:
         schema["allOf"] = rules
     if partial:

@@ -22,7 +22,15 @@ from crm.services.persons import persons
 from crm.services.records import ListQuery, Page, RecordService
 from web import db
 from web.api.auth import api_user
-from web.api.common import ID, etag, if_match, json_kind_errors, json_object, reject_unknown
+from web.api.common import (
+    BLANK,
+    ID,
+    etag,
+    if_match,
+    json_kind_errors,
+    json_object,
+    reject_unknown,
+)
 
 Schema = dict[str, Any]
 
@@ -42,6 +50,19 @@ SCOPE_OUTPUT: dict[str, Schema] = {
         "description": "Follows the group",
     },
 }
+# A deal created or replaced as lost names its reason (DealService.clean). A change (PATCH) may
+# leave it out when the deal has one already, which only the record knows.
+LOST_NEEDS_A_REASON: Schema = {
+    "description": "A lost deal needs a close reason",
+    "anyOf": [
+        {"not": {"required": ["status"], "properties": {"status": {"const": "lost"}}}},
+        {
+            "required": ["close_reason"],
+            "properties": {"close_reason": {"not": {"anyOf": [{"type": "null"}, BLANK]}}},
+        },
+        {"required": ["close_reason_id"], "properties": {"close_reason_id": {"type": "integer"}}},
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,8 @@ class Resource:
     output: Mapping[str, Schema] = field(default_factory=dict)
     # Fields of which a record needs one, not blank (a person: the name whole or its last name).
     named_by: tuple[str, ...] = ()
+    # What a whole record (created or replaced) must satisfy besides each field's schema.
+    rules: tuple[Schema, ...] = ()
 
     def input_names(self) -> set[str]:
         names = {"custom"}
@@ -104,6 +127,7 @@ RESOURCES: tuple[Resource, ...] = (
             "closed_at": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
             **SCOPE_OUTPUT,
         },
+        rules=(LOST_NEEDS_A_REASON,),
     ),
     Resource(
         "activities",

@@ -1,6 +1,7 @@
 """Record versions for conditional writes (issue 9 §6): every partner, person, deal and
 activity gets ``version`` (existing rows start at 1) and ``updated_by_id``, the user who saved
 it last (kept NULL for rows saved before this revision; SET NULL when that user is deleted).
+On SQLite the tables are rebuilt with foreign keys off (crm/migrations/env.py).
 
 Revision ID: 0007
 Revises: 0006
@@ -20,25 +21,7 @@ depends_on = None
 TABLES = ("partners", "persons", "deals", "activities")
 
 
-def foreign_keys_off() -> None:
-    """SQLite's way to rebuild a table others reference (https://sqlite.org/lang_altertable.html
-    §7): foreign keys off, which only takes effect outside a transaction. What came before is
-    committed here; alembic's transaction goes on with the rebuild and commits it."""
-    op.execute("COMMIT")
-    op.execute("PRAGMA foreign_keys=OFF")
-    op.execute("BEGIN IMMEDIATE")
-
-
-def foreign_keys_on() -> None:
-    op.execute("COMMIT")
-    op.execute("PRAGMA foreign_keys=ON")
-    op.execute("BEGIN IMMEDIATE")
-
-
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        foreign_keys_off()
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
@@ -50,18 +33,11 @@ def upgrade() -> None:
                 ["id"],
                 ondelete="SET NULL",
             )
-    if sqlite:
-        foreign_keys_on()
 
 
 def downgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        foreign_keys_off()
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(f"fk_{table}_updated_by_id_users", type_="foreignkey")
             batch.drop_column("updated_by_id")
             batch.drop_column("version")
-    if sqlite:
-        foreign_keys_on()

@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 DATA   ?= ./data
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# Test processes: each has its own PostgreSQL cluster, Dovecot and browser; 0 runs in this one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test serve lint typecheck translations translations-update bench clean
 
@@ -45,7 +47,7 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy crm web connector mail_archive doc_library calendar_bridge search
 
 test: $(VENV)/.installed-test translations lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/api.py

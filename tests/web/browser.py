@@ -5,11 +5,13 @@ Chromium is started with the flags FIELD-NOTES.md lists (no network chatter, fre
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -71,3 +73,12 @@ def browser_page(locale: str = "en-US") -> Iterator[Any]:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def keep_screenshot(page: Any, name: str) -> None:
+    """With ``DOSSIER_SCREENSHOTS=<folder>``, save the whole page as ``<folder>/<name>.png``
+    (to look at a page as a user would); without it, nothing."""
+    folder = os.environ.get("DOSSIER_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder, f"{name}.png")), full_page=True)

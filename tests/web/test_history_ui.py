@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -12,9 +11,8 @@ from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from tests.conftest import World, login
+from tests.web.browser import keep_screenshot
 from tests.web.conftest import Dossier, log_in, text
-
-SHOTS = Path("/work/notes/shots")
 
 
 def test_a_partner_change_shows_old_and_new(
@@ -110,9 +108,7 @@ def test_screenshots(
     browser.goto(f"{url}/partners/{dossier.partner}")
     history = browser.locator("section.history")
     assert "Beroun" in history.inner_text()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    history.scroll_into_view_if_needed()
-    browser.screenshot(path=str(SHOTS / "audit-partner-history.png"), full_page=True)
+    keep_screenshot(browser, "audit-partner-history")
     browser.goto(f"{url}/admin/audit")
     assert "Beroun" in browser.locator("table.audit").inner_text()
-    browser.screenshot(path=str(SHOTS / "audit-admin.png"), full_page=True)
+    keep_screenshot(browser, "audit-admin")

@@ -5,8 +5,6 @@ for a person to look at."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +12,11 @@ import pytest
 from crm.db import Database
 from mail_archive.models import Message
 from tests.conftest import World
+from tests.web.browser import keep_screenshot
 from tests.web.conftest import log_in
 from tests.web.test_mail_ui import setup
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def keep(page: Any, name: str) -> None:
-    folder = os.environ.get("DOSSIER_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder, f"{name}.png")), full_page=True)
 
 
 def test_hostile_html_mail_shows_its_text_and_runs_nothing(
@@ -49,7 +41,7 @@ def test_hostile_html_mail_shows_its_text_and_runs_nothing(
     assert dialogs == [], "a script in the mail ran"
     assert outside == [], f"the mail reached out: {outside}"
     assert browser.locator("text=remote image").count() >= 1  # the blocked images are named
-    keep(browser, "mail-message")
+    keep_screenshot(browser, "mail-message")
 
 
 def test_triage_files_a_message_with_the_keyboard_and_mail_pages_are_styled(
@@ -62,7 +54,7 @@ def test_triage_files_a_message_with_the_keyboard_and_mail_pages_are_styled(
     browser.goto(f"{url}/mail/triage")
     row = browser.locator("table.triage tbody tr", has_text="Poptávka neznámého")
     assert row.count() == 1
-    keep(browser, "mail-triage")
+    keep_screenshot(browser, "mail-triage")
     browser.focus(f"#partner-{ids['triaged']}")
     browser.keyboard.press("ArrowDown")  # the first partner: Stavby Příbram s.r.o.
     assert browser.input_value(f"#partner-{ids['triaged']}") == str(ids["partner"])
@@ -85,4 +77,4 @@ def test_triage_files_a_message_with_the_keyboard_and_mail_pages_are_styled(
         assert response.status == 200, path
         header = browser.locator("header.topbar")
         assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(31, 78, 121)"
-        keep(browser, name)
+        keep_screenshot(browser, name)

@@ -6,7 +6,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,10 @@ from flask import Flask
 from crm.db import Database
 from crm.services.partners import partners
 from tests.conftest import World, require_or_skip
-from tests.web.browser import CHROMIUM, FLAGS, chromium_missing, live_server
+from tests.web.browser import CHROMIUM, FLAGS, chromium_missing, keep_screenshot, live_server
 from tests.web.conftest import log_in
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-SHOTS = Path("/work/notes/shots")
 
 
 @contextmanager
@@ -80,8 +78,7 @@ def test_a_stale_save_in_the_browser_keeps_the_note_and_shows_the_managers_value
         assert sales.input_value("#f-note") == "Volat ráno, ne v pátek."
         assert sales.locator("#f-city-theirs .theirs-value").inner_text() == "Tábor"
         assert sales.locator("#f-phones-theirs .theirs-value").inner_text() == "+420 777 111 222"
-        if SHOTS.is_dir():
-            sales.screenshot(path=str(SHOTS / "versions-refused.png"), full_page=True)
+        keep_screenshot(sales, "versions-refused")
 
         # The salesperson takes the manager's values and saves again: a deliberate overwrite.
         sales.fill("#f-city", "Tábor")

@@ -26,6 +26,7 @@ from crm.blobs import BlobStore
 from crm.db import Database
 from crm.models import utcnow
 from tests.conftest import World, login
+from tests.web.browser import keep_screenshot
 from tests.web.conftest import log_in, text
 
 SECRET_ERROR = "login refused for obchod@stavby-pribram.cz"
@@ -184,7 +185,4 @@ def test_screenshot_of_the_system_page(
     log_in(browser, url, world.admin.email)
     browser.goto(f"{url}/admin/system")
     assert browser.locator("h2", has_text="Workers").is_visible()
-    folder = os.environ.get("DOSSIER_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        browser.screenshot(path=str(Path(folder, "workers-system.png")), full_page=True)
+    keep_screenshot(browser, "workers-system")

@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d web/translations
 
-# After changing UI strings: refresh the catalog, then translate the new entries in cs/messages.po.
+# After changing UI strings: refresh the catalogs, then translate the new entries in cs/, sk/ and pl/.
 translations-update: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k FieldSpec:2 --no-location \
 		--sort-output -o web/translations/messages.pot .

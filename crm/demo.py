@@ -39,7 +39,12 @@ DEMO_USERS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("lucia@demo.dossier.cz", "Lucia Kováčová", "sales", (ABROAD,)),
     ("tomasz@demo.dossier.cz", "Tomasz Wiśniewski", "sales", (ABROAD,)),
 ]
-LANGUAGE = {"tomasz@demo.dossier.cz": "en", "admin@demo.dossier.cz": "en"}  # others: Czech UI
+# The UI language of each (others: Czech): Lucia works in Bratislava, Tomasz in Kraków.
+LANGUAGE = {
+    "lucia@demo.dossier.cz": "sk",
+    "tomasz@demo.dossier.cz": "pl",
+    "admin@demo.dossier.cz": "en",
+}
 
 # country|name|city|postal code|street|industry|kind (industry and kind: codebook labels)
 PARTNERS = """

@@ -1,4 +1,5 @@
-"""The UI speaks Czech completely: every string the code shows has a translation."""
+"""The UI speaks Czech, Slovak and Polish completely: every string the code shows has a
+translation in each catalog, and each language formats dates and amounts its own way."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
 from crm.db import Database
+from crm.services import users
 from crm.services.deals import deals
 from crm.services.partners import partners
 from tests.conftest import REPO, World, login, post_form
+from web.i18n import LANGUAGES
 
-CATALOG = REPO / "web" / "translations" / "cs" / "LC_MESSAGES" / "messages.po"
+CATALOGS = REPO / "web" / "translations"
 
 
-def test_every_ui_string_has_a_czech_translation(tmp_path: Path) -> None:
+def test_every_language_a_user_may_choose_has_a_catalog_and_a_name() -> None:
+    assert tuple(LANGUAGES) == users.LANGUAGES
+    translated = sorted(p.name for p in CATALOGS.iterdir() if (p / "LC_MESSAGES").is_dir())
+    assert translated == sorted(set(users.LANGUAGES) - {"en"})
+
+
+@pytest.mark.parametrize("language", ["cs", "sk", "pl"])
+def test_every_ui_string_has_a_translation(tmp_path: Path, language: str) -> None:
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [
@@ -46,11 +56,16 @@ def test_every_ui_string_has_a_czech_translation(tmp_path: Path) -> None:
     )
     with pot.open("rb") as fh:
         wanted = {m.id for m in read_po(fh) if m.id}
-    with CATALOG.open("rb") as fh:
+    with (CATALOGS / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         # a fuzzy entry is not compiled, so it counts as missing
-        czech = {m.id: m.string for m in read_po(fh) if m.id and not m.fuzzy}
-    missing = sorted(i for i in wanted if not czech.get(i) or czech[i] == "")
+        catalog = {m.id: m.string for m in read_po(fh) if m.id and not m.fuzzy}
+    missing = sorted(str(i) for i in wanted if not catalog.get(i) or not all(_forms(catalog[i])))
     assert missing == [], "run `make translations-update` and translate: " + ", ".join(missing)
+
+
+def _forms(string: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A plural entry has a string per form: each must be there."""
+    return (string,) if isinstance(string, str) else tuple(string)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -82,3 +97,75 @@ def test_czech_user_sees_czech_words_dates_and_amounts(
     page = client.get("/deals/").get_data(as_text=True)
     assert "CZK\xa01,250,000.50" in page or "CZK1,250,000.50" in page
     assert "24 Dec 2026" in page
+
+
+EUROS = "1\xa0250\xa0000,50\xa0€"  # the deal's value, in Slovak and in Polish
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("language", "words", "amount", "day", "required"),
+    [
+        (
+            "sk",
+            ["Obchody", "Predpokladané uzavretie"],
+            "1\xa0250\xa0000,50\xa0€",
+            "24. 12. 2026",
+            "je povinné",
+        ),
+        (
+            "pl",
+            ["Szanse sprzedaży", "Przewidywana data zamknięcia"],
+            "1\xa0250\xa0000,50\xa0€",
+            "24 gru 2026",
+            "wymagane",
+        ),
+    ],
+)
+def test_slovak_and_polish_users_read_their_language_dates_and_amounts(
+    client: FlaskClient,
+    world: World,
+    database: Database,
+    language: str,
+    words: list[str],
+    amount: str,
+    day: str,
+    required: str,
+) -> None:
+    with database.session() as s:
+        p = partners.create(s, world.sales_a, {"name": "Poľnohospodárske družstvo"})
+        deals.create(
+            s,
+            world.sales_a,
+            {
+                "title": "Sklad",
+                "partner_id": p.id,
+                "value": "1250000.5",
+                "currency": "EUR",
+                "expected_close": "2026-12-24",
+            },
+        )
+    login(client, world.sales_a)
+    post_form(client, "/language", {"language": language})
+    page = client.get("/deals/").get_data(as_text=True)
+    assert all(word in page for word in words)
+    assert amount in page and day in page
+    assert f'<html lang="{language}"' in page
+    bad = post_form(client, "/partners/new", {"name": ""}).get_data(as_text=True)
+    assert required in bad
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("accept", "login_title"),
+    [
+        ("sk-SK,sk;q=0.9", "Prihlásenie"),
+        ("pl-PL,pl;q=0.9,en;q=0.5", "Zaloguj"),
+        ("de-DE", "Log in"),
+    ],
+)
+def test_before_sign_in_the_browsers_language_is_used(
+    client: FlaskClient, accept: str, login_title: str
+) -> None:
+    page = client.get("/login", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert login_title in page

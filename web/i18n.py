@@ -1,4 +1,5 @@
-"""Languages (English, Czech) through Flask-Babel; dates and amounts in the user's locale."""
+"""Languages (English, Czech, Slovak, Polish) through Flask-Babel; dates and amounts in the
+user's locale. The user's own choice wins, then the one made before sign-in, then the browser's."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ from flask_babel import (
 
 from web.security import current_user
 
-LANGUAGES = {"en": "English", "cs": "Čeština"}
+# Each language by its own name (crm.services.users.LANGUAGES is the list a user may choose).
+LANGUAGES = {"en": "English", "cs": "Čeština", "sk": "Slovenčina", "pl": "Polski"}
 # Formats per language: our English users are in Central Europe, so dates read 23 Nov 2026.
-FORMAT_LOCALES = {"en": "en_GB", "cs": "cs_CZ"}
+FORMAT_LOCALES = {"en": "en_GB", "cs": "cs_CZ", "sk": "sk_SK", "pl": "pl_PL"}
 TIMEZONE = "Europe/Prague"
 
 

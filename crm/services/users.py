@@ -17,7 +17,9 @@ from crm.passwords import hash_password, new_token, token_digest, verify_passwor
 from crm.permissions import require_role
 from crm.services import sessions, throttle
 
-LANGUAGES = ("en", "cs")
+# The languages of the UI and of what the CRM writes for a user (web/translations has a catalog
+# for each but English).
+LANGUAGES = ("en", "cs", "sk", "pl")
 MIN_PASSWORD = 8
 
 

@@ -28,7 +28,12 @@ def links(html: str, prefix: str) -> list[str]:
 @pytest.mark.parametrize(
     ("email", "language"),
     [(u[0], "en") for u in DEMO_USERS]
-    + [("jana@demo.dossier.cz", "cs"), ("admin@demo.dossier.cz", "cs")],
+    + [
+        ("jana@demo.dossier.cz", "cs"),
+        ("admin@demo.dossier.cz", "cs"),
+        ("lucia@demo.dossier.cz", "sk"),
+        ("tomasz@demo.dossier.cz", "pl"),
+    ],
 )
 def test_every_page_renders(client: FlaskClient, demo: Database, email: str, language: str) -> None:
     login(client, email, DEMO_PASSWORD)

@@ -234,7 +234,8 @@ def parse_int(value: Any) -> int:
 
 
 def codebook_entry(session: Session, codebook: str, value: Any) -> CodebookEntry:
-    """An active entry of ``codebook`` given by id or by label (case-insensitive)."""
+    """An entry of ``codebook`` given by id, by label or by its label in a language
+    (case-insensitive)."""
     if (isinstance(value, int) and not isinstance(value, bool)) or (
         isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
     ):
@@ -246,8 +247,14 @@ def codebook_entry(session: Session, codebook: str, value: Any) -> CodebookEntry
         raise ValueError("is not a value of this codebook")
     if not isinstance(value, str):
         raise ValueError("must be a codebook value")
-    for entry in session.scalars(select(CodebookEntry).where(CodebookEntry.codebook == codebook)):
-        if entry.label.casefold() == value.strip().casefold():
+    wanted = value.strip().casefold()
+    found = list(session.scalars(select(CodebookEntry).where(CodebookEntry.codebook == codebook)))
+    # its own label first, then its label in any language ("Stavebnictví" from a Czech file)
+    for entry in found:
+        if entry.label.casefold() == wanted:
+            return entry
+    for entry in found:
+        if any(name.casefold() == wanted for name in entry.names()):
             return entry
     raise ValueError(f"“{value.strip()[:50]}” is not a value of this codebook")
 

@@ -213,6 +213,17 @@ class CodebookEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Pipeline stages carry a default probability (percent); other codebooks leave it empty.
     probability: Mapped[int | None] = mapped_column(Integer)
+    # The entry's name per UI language ({"cs": "Stavebnictví", ...}); a language left out reads
+    # ``label``, which the API answers and which stays unique within the codebook.
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    def label_in(self, language: str) -> str:
+        """What a user of ``language`` reads."""
+        return (self.labels or {}).get(language) or self.label
+
+    def names(self) -> list[str]:
+        """Every name the entry goes by: its label and its label in each language."""
+        return [self.label, *(v for v in (self.labels or {}).values() if v)]
 
 
 class CustomField(Base):

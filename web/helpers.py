@@ -9,10 +9,11 @@ from flask import Flask
 from flask_babel import get_timezone
 
 from crm.fields import FieldSpec
+from crm.models import CodebookEntry
 from crm.services.profiles import time_zones
-from crm.services.records import entry_label
 from web import db
 from web.i18n import datetime as local_datetime
+from web.i18n import entry_label
 from web.views.common import page_args
 
 
@@ -21,7 +22,7 @@ def custom_value(spec: FieldSpec, value: Any) -> str:
     if value is None or value == "":
         return ""
     if spec.kind == "codebook":
-        return entry_label(db.session(), int(value)) or ""
+        return entry_label(db.session().get(CodebookEntry, int(value)))
     if spec.kind == "datetime":
         return local_datetime(dt.datetime.fromisoformat(str(value)))
     return str(value)

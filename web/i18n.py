@@ -27,6 +27,7 @@ from flask_babel import (
     gettext,
 )
 
+from crm.models import CodebookEntry
 from web.security import current_user
 
 # Each language by its own name (crm.services.users.LANGUAGES is the list a user may choose).
@@ -92,6 +93,11 @@ def datetime(value: Any) -> str:
     )
 
 
+def entry_label(entry: CodebookEntry | None) -> str:
+    """A codebook entry as the viewer reads it: its label in the viewer's language."""
+    return entry.label_in(select_language()) if entry is not None else ""
+
+
 def translate(value: Any) -> str:
     """gettext for values known only at run time (labels, enum values, error messages).
 
@@ -110,7 +116,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = TIMEZONE
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters.update(
-        money=money, date=date, datetime=datetime, number=number, t=translate
+        money=money, date=date, datetime=datetime, number=number, t=translate, label=entry_label
     )
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["locale"] = select_language

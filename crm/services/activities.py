@@ -35,6 +35,7 @@ from crm.services.records import (
     visible_ref,
 )
 from crm.text import fold, folded_key
+from crm.wording import written
 
 TITLE_KEY = column_length(Activity, "title_key")
 
@@ -137,17 +138,17 @@ class ActivityService(RecordService[Activity]):
             values["title_key"] = folded_key(values["title"], TITLE_KEY)
         next_date = values.get("next_contact_date")
         if next_date is not None and (record is None or next_date != record.next_contact_date):
-            values["_follow_up"] = True
+            values["_follow_up"] = actor.language  # the task's title is in the actor's words
         return values
 
     def after_write(self, session: Session, record: Activity, values: dict[str, Any]) -> None:
         if values.get("_follow_up"):
-            follow_up = self._create_follow_up(session, record)
+            follow_up = self._create_follow_up(session, record, values["_follow_up"])
             values["_also_created"] = [("activity", follow_up.id)]
 
-    def _create_follow_up(self, session: Session, record: Activity) -> Activity:
+    def _create_follow_up(self, session: Session, record: Activity, language: str) -> Activity:
         """The "next contact" of an activity becomes a task for its assignee."""
-        title = record.next_contact_task or f"Next contact: {record.title}"
+        title = record.next_contact_task or f"{written('Next contact', language)}: {record.title}"
         follow_up = Activity(
             kind="task",
             title=title[:250],
@@ -183,18 +184,19 @@ class ActivityService(RecordService[Activity]):
     def deal_action(
         self, session: Session, actor: User, deal_id: int, action: str, data: dict[str, Any]
     ) -> tuple[Activity, Deal]:
-        """The deal actions Task, Call, Meeting and Close: an activity titled "<Action>: <deal>".
+        """The deal actions Task, Call, Meeting and Close: an activity titled "<Action>: <deal>"
+        in the actor's language (crm.wording).
 
         Close also closes the deal as won or lost (``status``, ``close_reason``, ``close_note``).
         """
         if action not in DEAL_ACTIONS:
             raise ValidationError({"action": "must be one of " + ", ".join(DEAL_ACTIONS)})
         deal = deals.get(session, actor, deal_id)
-        title = f"{ACTION_TITLES[action]}: {deal.title}"[:250]
+        title = f"{written(ACTION_TITLES[action], actor.language)}: {deal.title}"[:250]
         if action == "close":
             deal = deals.close(session, actor, deal_id, data)
-            reason = deal.close_reason.label if deal.close_reason else ""
-            text = f"{deal.status.upper()}" + (f" – {reason}" if reason else "")
+            reason = deal.close_reason.label_in(actor.language) if deal.close_reason else ""
+            text = written(deal.status.upper(), actor.language) + (f" – {reason}" if reason else "")
             note = "\n\n".join(x for x in (text, deal.close_note) if x)
             activity = self.create(
                 session,

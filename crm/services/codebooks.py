@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,51 +24,54 @@ from crm.models import (
 from crm.permissions import require_role
 from crm.services import maildomains
 
-# Shipped with every new database; admins rename, reorder, add and retire entries.
-DEFAULT_ENTRIES: dict[str, list[str | tuple[str, int]]] = {
-    "partner_kind": ["Customer", "Prospect", "Supplier"],
-    "region": ["Tuzemsko", "Zahraničí"],
-    "industry": [
-        "Construction",
-        "Agriculture",
-        "Manufacturing",
-        "Retail",
-        "Services",
-        "Transport",
-        "IT",
-    ],
-    "deal_type": ["Preliminary interest", "Binding order", "Framework contract", "Service"],
-    "deal_stage": [
-        ("Lead", 10),
-        ("Qualified", 25),
-        ("Offer sent", 50),
-        ("Negotiation", 70),
-        ("Contract", 90),
-    ],
-    "activity_result": ["Reached", "Not reached", "Interested", "Not interested", "Call back"],
-    "close_reason": [
-        "Price",
-        "Quality",
-        "Delivery time",
-        "Chose a competitor",
-        "Project cancelled",
-        "Good relationship",
-    ],
-}
-DEFAULT_ENTRIES["public_mail_domain"] = list(maildomains.SHIPPED)
+SHIPPED = Path(__file__).resolve().parent.parent / "data" / "codebooks.toml"
+TRANSLATED = ("en", "cs", "sk", "pl")  # the languages an entry may have a label in
+
+
+@dataclass(frozen=True)
+class ShippedEntry:
+    """An entry every new database starts with (crm/data/codebooks.toml)."""
+
+    label: str
+    labels: dict[str, str]
+    probability: int | None = None
+
+
+def shipped_entries() -> dict[str, list[ShippedEntry]]:
+    """The shipped codebooks, entry by entry in their order; the public mail domains too."""
+    with SHIPPED.open("rb") as fh:
+        data = tomllib.load(fh)
+    out = {
+        codebook: [
+            ShippedEntry(
+                str(item["label"]),
+                {lang: str(item[lang]) for lang in TRANSLATED if item.get(lang)},
+                item.get("probability"),
+            )
+            for item in items
+        ]
+        for codebook, items in data.items()
+    }
+    out["public_mail_domain"] = [ShippedEntry(d, {}) for d in maildomains.SHIPPED]
+    return out
+
+
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
 def seed_codebooks(session: Session) -> None:
     """Add the shipped entries to codebooks that are still empty (idempotent)."""
-    for codebook, entries in DEFAULT_ENTRIES.items():
+    for codebook, shipped in shipped_entries().items():
         if session.scalar(select(func.count()).where(CodebookEntry.codebook == codebook)):
             continue
-        for position, item in enumerate(entries):
-            label, probability = item if isinstance(item, tuple) else (item, None)
+        for position, item in enumerate(shipped):
             session.add(
                 CodebookEntry(
-                    codebook=codebook, label=label, position=position, probability=probability
+                    codebook=codebook,
+                    label=item.label,
+                    labels=item.labels,
+                    position=position,
+                    probability=item.probability,
                 )
             )
     session.flush()
@@ -85,6 +91,26 @@ def entries(
     if not include_inactive:
         stmt = stmt.where(CodebookEntry.active.is_(True))
     return list(session.scalars(stmt.order_by(CodebookEntry.position, CodebookEntry.id)))
+
+
+def _labels(
+    data: dict[str, Any], current: dict[str, str], errors: dict[str, str]
+) -> dict[str, str]:
+    """The labels per language given as ``label_<language>`` (blank: that language reads the
+    entry's own label), merged into ``current``."""
+    labels = dict(current)
+    for language in TRANSLATED:
+        key = f"label_{language}"
+        if key not in data:
+            continue
+        text = str(data[key] or "").strip()
+        if len(text) > 200:
+            errors[key] = "must be at most 200 characters"
+        elif text:
+            labels[language] = text
+        else:
+            labels.pop(language, None)
+    return labels
 
 
 def add_entry(session: Session, actor: User, codebook: str, data: dict[str, Any]) -> CodebookEntry:
@@ -109,6 +135,7 @@ def add_entry(session: Session, actor: User, codebook: str, data: dict[str, Any]
                 raise ValueError
         except ValueError:
             errors["probability"] = "must be a whole number from 0 to 100"
+    labels = _labels(data, {}, errors)
     if errors:
         raise ValidationError(errors)
     position = session.scalar(
@@ -117,7 +144,11 @@ def add_entry(session: Session, actor: User, codebook: str, data: dict[str, Any]
         )
     )
     entry = CodebookEntry(
-        codebook=codebook, label=label, position=position or 0, probability=probability
+        codebook=codebook,
+        label=label,
+        labels=labels,
+        position=position or 0,
+        probability=probability,
     )
     session.add(entry)
     session.flush()
@@ -127,7 +158,8 @@ def add_entry(session: Session, actor: User, codebook: str, data: dict[str, Any]
 def update_entry(
     session: Session, actor: User, entry_id: int, data: dict[str, Any]
 ) -> CodebookEntry:
-    """Rename, retire (active false: kept on old records, offered no more) or reposition."""
+    """Rename (``label``, and ``label_<language>`` for what users of a language read), retire
+    (active false: kept on old records, offered no more) or reposition."""
     require_role(actor, "admin")
     entry = session.get(CodebookEntry, entry_id)
     if entry is None:
@@ -154,8 +186,11 @@ def update_entry(
             errors["position"] = "must be a whole number"
     if "active" in data:
         entry.active = bool(data["active"])
+    labels = _labels(data, entry.labels or {}, errors)
     if errors:
         raise ValidationError(errors)
+    if labels != (entry.labels or {}):
+        entry.labels = labels  # a new dict: the JSON column sees the change
     session.flush()
     return entry
 

@@ -15,7 +15,12 @@ def test_codebooks_list_every_codebook_with_entries(api: Api, world: World) -> N
     assert names["deal_stage"]["label"] == "Pipeline stage"
     stages = names["deal_stage"]["entries"]
     assert [(e["label"], e["probability"]) for e in stages][:2] == [("Lead", 10), ("Qualified", 25)]
-    assert set(stages[0]) == {"id", "label", "active", "probability", "position"}
+    assert set(stages[0]) == {"id", "label", "labels", "active", "probability", "position"}
+    assert stages[2]["labels"] == {
+        "cs": "Nabídka odeslána",
+        "sk": "Ponuka odoslaná",
+        "pl": "Oferta wysłana",
+    }
     assert [e["label"] for e in names["region"]["entries"]] == ["Tuzemsko", "Zahraničí"]
 
 

@@ -196,7 +196,7 @@ def test_bad_rows_are_refused_with_row_numbers_and_good_rows_kept(
         f"{long_name};33333333;;;\n"  # row 6: name too long
         ";;;;\n"  # row 7: empty, skipped silently
         "Francouzi SARL;44444444;;Francie;\n"  # row 8: unknown country name
-        "Agro Žatec;55555555;;;Zákazník\n"  # row 9: not a codebook value
+        "Agro Žatec;55555555;;;Odběratel\n"  # row 9: not a codebook value in any language
         "Agro Žatec;66666666;;;Customer;navíc\n"  # row 10: a value right of the last column
         "Pekárna U Mlýna;77777777;pekarna@mlyn.cz;Slovensko;Supplier\n",  # row 11: created
         encoding="utf-8",
@@ -212,7 +212,7 @@ def test_bad_rows_are_refused_with_row_numbers_and_good_rows_kept(
     assert lines[4] == "row 6: refused: name: is longer than 200 characters"
     assert lines[5].startswith("row 8: refused: country: “Francie” is not a country")
     assert lines[6] == (
-        "row 9: refused: kind: “Zákazník” is not a value of this codebook "
+        "row 9: refused: kind: “Odběratel” is not a value of this codebook "
         "(one of: Customer, Prospect, Supplier)"
     )
     assert lines[7].startswith("row 10: refused: a value right of the last named column (“navíc”)")

@@ -151,14 +151,14 @@ def test_codebooks_add_rename_retire_and_reactivate(
     assert retired.status_code == 302
     assert "Reactivate" in client.get("/admin/codebooks").get_data(as_text=True)
     login(client, world.sales_a)
-    assert "Tuzemsko" not in offered(
+    assert "Domestic" not in offered(
         client.get("/partners/new").get_data(as_text=True), "region_id"
     )
-    assert "Tuzemsko" not in client.get("/partners/").get_data(as_text=True).split("<table")[0]
-    assert "Tuzemsko" in client.get(f"/partners/{old.id}").get_data(as_text=True)
+    assert "Domestic" not in client.get("/partners/").get_data(as_text=True).split("<table")[0]
+    assert "Domestic" in client.get(f"/partners/{old.id}").get_data(as_text=True)
     edit = client.get(f"/partners/{old.id}/edit").get_data(as_text=True)
-    assert "Tuzemsko (retired)" in offered(edit, "region_id")
-    assert f'<option value="{tuzemsko.id}" selected>Tuzemsko (retired)</option>' in edit
+    assert "Domestic (retired)" in offered(edit, "region_id")
+    assert f'<option value="{tuzemsko.id}" selected>Domestic (retired)</option>' in edit
     kept = post_form(
         client,
         f"/partners/{old.id}/edit",
@@ -172,7 +172,7 @@ def test_codebooks_add_rename_retire_and_reactivate(
     login(client, world.admin)
     post_form(client, f"/admin/codebooks/{tuzemsko.id}", {"active": "1"})
     login(client, world.sales_a)
-    assert "Tuzemsko" in offered(client.get("/partners/new").get_data(as_text=True), "region_id")
+    assert "Domestic" in offered(client.get("/partners/new").get_data(as_text=True), "region_id")
 
 
 def test_pipeline_stage_probabilities(

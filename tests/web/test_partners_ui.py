@@ -23,7 +23,7 @@ def partner_count(database: Database) -> int:
 def test_create_show_edit_delete(client: FlaskClient, world: World, database: Database) -> None:
     login(client, world.sales_a)
     form = client.get("/partners/new").get_data(as_text=True)
-    assert 'name="kind_id"' in form and "Customer" in form and "Tuzemsko" in form
+    assert 'name="kind_id"' in form and "Customer" in form and "Domestic" in form  # English
     created = post_form(
         client,
         "/partners/new",

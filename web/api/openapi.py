@@ -853,6 +853,12 @@ def fixed_schemas() -> dict[str, Schema]:
             "properties": {
                 "id": {"type": "integer"},
                 "label": {"type": "string"},
+                "labels": {
+                    "type": "object",
+                    "description": "The entry's name per UI language (cs, sk, pl, en); a language"
+                    " left out reads `label`. Record fields take any of them as input.",
+                    "additionalProperties": {"type": "string"},
+                },
                 "active": {"type": "boolean", "description": "Retired entries are false"},
                 "probability": {
                     "type": ["integer", "null"],
@@ -860,7 +866,7 @@ def fixed_schemas() -> dict[str, Schema]:
                 },
                 "position": {"type": "integer"},
             },
-            "required": ["id", "label", "active", "probability", "position"],
+            "required": ["id", "label", "labels", "active", "probability", "position"],
         },
         "Codebook": {
             "type": "object",

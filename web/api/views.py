@@ -60,6 +60,7 @@ def entry_dict(entry: CodebookEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "label": entry.label,
+        "labels": dict(entry.labels or {}),
         "active": entry.active,
         "probability": entry.probability,
         "position": entry.position,

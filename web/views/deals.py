@@ -13,13 +13,15 @@ from crm.fields import FieldSpec
 from crm.models import User
 from crm.permissions import may_assign
 from crm.services import codebooks
-from crm.services.activities import DEAL_ACTIONS, activities
+from crm.services.activities import ACTION_TITLES, DEAL_ACTIONS, activities
 from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
+from crm.wording import written
 from mail_archive.service import list_messages
 from web import db
+from web.i18n import entry_label
 from web.security import login_required, require_user
 from web.views.common import form_specs
 from web.views.crud import delete_record, record_form, record_list
@@ -131,7 +133,6 @@ ACTION_FIELDS = {
         FieldSpec("note", "Note", "text", max_length=20000),
     ),
 }
-ACTION_LABELS = {"task": "Task", "call": "Call", "meeting": "Meeting", "close": "Close"}
 
 
 @bp.route("/<int:deal_id>/actions/<action>", methods=["GET", "POST"])
@@ -144,7 +145,10 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
     session = db.session()
     deal = deals.get(session, user, deal_id)
     specs = ACTION_FIELDS["close" if action == "close" else "other"]
-    values: dict[str, Any] = {"title": f"{_(ACTION_LABELS[action])}: {deal.title}"}
+    # the title the action would store (crm.wording), to keep or change
+    values: dict[str, Any] = {
+        "title": f"{written(ACTION_TITLES[action], user.language)}: {deal.title}"
+    }
     errors: dict[str, str] = {}
     if request.method == "POST":
         data = {k: v for k, v in request.form.items() if k != "csrf_token"}
@@ -170,12 +174,14 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
         ).items
     ]
     choices["status"] = [("won", _("won")), ("lost", _("lost"))]
-    choices["close_reason"] = [(e.id, e.label) for e in codebooks.entries(session, "close_reason")]
+    choices["close_reason"] = [
+        (e.id, entry_label(e)) for e in codebooks.entries(session, "close_reason")
+    ]
     return render_template(
         "deals/action.html",
         deal=deal,
         action=action,
-        label=ACTION_LABELS[action],
+        label=ACTION_TITLES[action],
         specs=specs,
         values=values,
         errors=errors,

@@ -18,6 +18,7 @@ from crm.models import User
 from crm.permissions import may_be_salesperson
 from crm.services import codebooks, users
 from web import db
+from web.i18n import entry_label
 
 
 def choices_for(
@@ -35,7 +36,10 @@ def choices_for(
         if spec.kind == "codebook" and spec.codebook:
             current = str(values.get(spec.attr) or "")
             out[spec.name] = [
-                (e.id, e.label if e.active else _("%(label)s (retired)", label=e.label))
+                (
+                    e.id,
+                    entry_label(e) if e.active else _("%(label)s (retired)", label=entry_label(e)),
+                )
                 for e in codebooks.entries(session, spec.codebook, include_inactive=True)
                 if e.active or str(e.id) == current
             ]

@@ -25,6 +25,7 @@ from crm.services.records import RecordService
 from crm.text import N_
 from mail_archive.models import Message
 from web.i18n import date as local_date
+from web.i18n import entry_label
 from web.i18n import number as local_number
 from web.views.common import form_specs
 
@@ -141,7 +142,7 @@ class Describer:
         kind = spec.kind if spec else ""
         if kind == "codebook" or field == "close_reason_id":
             entry = self.session.get(CodebookEntry, int(value)) if str(value).isdigit() else None
-            return entry.label if entry else str(value)
+            return entry_label(entry) if entry else str(value)
         if isinstance(value, int) and (field in REFERENCES or field in USER_FIELDS):
             return self.name(field, value) or _("a record you cannot see")
         if field == "group_id" and isinstance(value, int):

@@ -21,11 +21,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from crm.backup import restore
 from crm.bootstrap import initialize
 from crm.db import Database, alembic_config
 from crm.errors import Conflict
+from crm.models import CodebookEntry
 from crm.settings import Settings
 from tests.conftest import REPO, login, require_or_skip
 
@@ -210,6 +212,11 @@ def test_a_database_of_main_upgrades_without_loss(old_database: Settings) -> Non
         assert kept_after == kept_before
         db.upgrade()  # a second upgrade finds nothing to do
         assert contents(db)[0] == after
+        with db.session(write=False) as s:  # the shipped codebook entries now speak Czech
+            stage = s.scalars(
+                select(CodebookEntry).where(CodebookEntry.label == "Offer sent")
+            ).one()
+            assert stage.label_in("cs") == "Nabídka odeslána"
         reads_a_partner_page_and_a_message(old_database, db)
     finally:
         db.dispose()

@@ -28,7 +28,7 @@ translations: $(VENV)/.installed
 
 # After changing UI strings: refresh the catalogs, then translate the new entries in cs/, sk/ and pl/.
 translations-update: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k FieldSpec:2 --no-location \
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k Text -k FieldSpec:2 --no-location \
 		--sort-output -o web/translations/messages.pot .
 	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --width 100
 

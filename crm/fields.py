@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm.errors import ValidationError
 from crm.models import CodebookEntry, CustomField, User
+from crm.text import Text, message
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -96,16 +97,16 @@ def _parse_item(kind: str, raw: str) -> str:
     value = raw.strip()
     if kind == "email":
         if not EMAIL_RE.match(value):
-            raise ValueError(f"“{value}” is not an email address")
+            raise ValueError(Text("“%(value)s” is not an email address", value=value))
         return value.lower() if value.isascii() else value
     if kind == "domain":
         try:
             return normalize_domain(value)
         except ValueError as exc:
-            raise ValueError(f"“{value}” is not a mail domain") from exc
+            raise ValueError(Text("“%(value)s” is not a mail domain", value=value)) from exc
     if kind == "phone":
         if not PHONE_RE.match(value):
-            raise ValueError(f"“{value}” is not a phone number")
+            raise ValueError(Text("“%(value)s” is not a phone number", value=value))
         return value
     return value
 
@@ -134,7 +135,13 @@ def parse_list(spec: FieldSpec, value: Any) -> list[str]:
             continue
         parsed = _parse_item(spec.item, raw)
         if spec.max_length and len(parsed) > spec.max_length:
-            raise ValueError(f"“{parsed[:20]}…” is longer than {spec.max_length} characters")
+            raise ValueError(
+                Text(
+                    "“%(value)s…” is longer than %(length)d characters",
+                    value=parsed[:20],
+                    length=spec.max_length,
+                )
+            )
         if parsed not in items:
             items.append(parsed)
     if len(items) > MAX_ITEMS:
@@ -256,7 +263,7 @@ def codebook_entry(session: Session, codebook: str, value: Any) -> CodebookEntry
     for entry in found:
         if any(name.casefold() == wanted for name in entry.names()):
             return entry
-    raise ValueError(f"“{value.strip()[:50]}” is not a value of this codebook")
+    raise ValueError(Text("“%(value)s” is not a value of this codebook", value=value.strip()[:50]))
 
 
 def parse_value(session: Session, spec: FieldSpec, value: Any) -> Any:
@@ -278,21 +285,21 @@ def parse_value(session: Session, spec: FieldSpec, value: Any) -> Any:
         if "\x00" in text:
             raise ValueError("contains a NUL character")
         if spec.max_length and len(text) > spec.max_length:
-            raise ValueError(f"is longer than {spec.max_length} characters")
+            raise ValueError(Text("is longer than %(length)d characters", length=spec.max_length))
         return text
     if spec.kind == "int" or spec.kind == "ref":
         number = parse_int(value)
         if spec.kind == "ref" and not 0 < number <= MAX_ID:
             raise ValueError("is not a valid id")
         if spec.minimum is not None and number < spec.minimum:
-            raise ValueError(f"must be at least {spec.minimum:g}")
+            raise ValueError(Text("must be at least %(number)s", number=f"{spec.minimum:g}"))
         if spec.maximum is not None and number > spec.maximum:
-            raise ValueError(f"must be at most {spec.maximum:g}")
+            raise ValueError(Text("must be at most %(number)s", number=f"{spec.maximum:g}"))
         return number
     if spec.kind == "decimal":
         dec = parse_decimal(value)
         if spec.minimum is not None and dec < Decimal(str(spec.minimum)):
-            raise ValueError(f"must be at least {spec.minimum:g}")
+            raise ValueError(Text("must be at least %(number)s", number=f"{spec.minimum:g}"))
         if abs(dec) >= Decimal("1e12"):
             raise ValueError("is too large")
         return dec.quantize(Decimal("0.01"))
@@ -361,7 +368,7 @@ def parse_input(
             value = spec.clean(value) if spec.clean else value
             result.values[spec.attr] = spec.clean_in(session, value) if spec.clean_in else value
         except ValueError as exc:
-            result.errors[spec.name] = str(exc)
+            result.errors[spec.name] = message(exc)
     if custom_fields:
         custom_in = _custom_input(data)
         if custom_in is not None or not partial:
@@ -437,7 +444,7 @@ def parse_custom(
                 values.get(key),
             )
         except ValueError as exc:
-            errors[spec.name] = str(exc)
+            errors[spec.name] = message(exc)
             continue
         if value in (None, ""):
             if partial:

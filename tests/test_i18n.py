@@ -45,6 +45,8 @@ def test_every_ui_string_has_a_translation(tmp_path: Path, language: str) -> Non
             "-k",
             "N_",
             "-k",
+            "Text",
+            "-k",
             "FieldSpec:2",
             "-o",
             str(pot),
@@ -169,3 +171,33 @@ def test_before_sign_in_the_browsers_language_is_used(
 ) -> None:
     page = client.get("/login", headers={"Accept-Language": accept}).get_data(as_text=True)
     assert login_title in page
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("language", "phone", "domain"),
+    [
+        ("cs", "„12“ není telefonní číslo", "gmail.com je veřejná poštovní doména"),
+        ("sk", "„12“ nie je telefónne číslo", "gmail.com je verejná poštová doména"),
+        ("pl", "„12” nie jest numerem telefonu", "gmail.com to publiczna domena pocztowa"),
+    ],
+)
+def test_a_message_naming_the_bad_value_is_in_the_users_language(
+    client: FlaskClient, world: World, database: Database, language: str, phone: str, domain: str
+) -> None:
+    """The form names the value in the user's language; the API keeps its English text."""
+    with database.session() as s:
+        users.set_language(s, world.sales_a, language)
+    login(client, world.sales_a)
+    page = post_form(client, "/partners/new", {"name": "Pila Hůrka", "phones": "12"})
+    assert page.status_code == 422 and phone in page.get_data(as_text=True)
+    page = post_form(client, "/partners/new", {"name": "Pila Hůrka", "domains": "gmail.com"})
+    assert page.status_code == 422 and domain in page.get_data(as_text=True)
+    with database.session() as s:
+        token = users.create_token(s, world.sales_a.email, "test")
+    api = client.post(
+        "/api/v1/partners",
+        json={"name": "Pila Hůrka", "phones": ["12"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert api.get_json()["error"]["fields"] == {"phones": "“12” is not a phone number"}

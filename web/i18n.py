@@ -28,6 +28,7 @@ from flask_babel import (
 )
 
 from crm.models import CodebookEntry
+from crm.text import Text
 from web.security import current_user
 
 # Each language by its own name (crm.services.users.LANGUAGES is the list a user may choose).
@@ -102,8 +103,11 @@ def translate(value: Any) -> str:
     """gettext for values known only at run time (labels, enum values, error messages).
 
     Jinja's ``_()`` %-formats its result, which breaks on text such as a user's "50 %".
-    Such strings are listed for extraction in web/vocabulary.py.
+    Such strings are listed for extraction in web/vocabulary.py. A crm ``Text`` names values:
+    its template is translated and the values filled in.
     """
+    if isinstance(value, Text):
+        return gettext(value.template, **value.params)
     return gettext(str(value)) if value not in (None, "") else ""
 
 

@@ -34,7 +34,7 @@ from crm.services.records import (
     visible_ref,
     write_outbox,
 )
-from crm.text import fold, folded_key
+from crm.text import fold, folded_key, message
 
 TITLE_KEY = column_length(Deal, "title_key")
 
@@ -146,7 +146,7 @@ class DealService(RecordService[Deal]):
             try:
                 reason = codebook_entry(session, "close_reason", data["close_reason"])
             except ValueError as exc:
-                errors["close_reason"] = str(exc)
+                errors["close_reason"] = message(exc)
         elif status == "lost":
             errors["close_reason"] = "is required when a deal is lost"
         note = data.get("close_note") or ""

@@ -24,7 +24,7 @@ from crm.letterhead import (
 )
 from crm.models import OwnerCompany, User
 from crm.permissions import require_role
-from crm.text import N_
+from crm.text import N_, message
 
 
 def _phone(value: str) -> str:
@@ -96,7 +96,7 @@ def update(
         try:
             kind = logo_type(logo)
         except ValueError as exc:
-            errors["logo"] = str(exc)
+            errors["logo"] = message(exc)
     name = values.get("name")
     if name and session.scalar(
         select(OwnerCompany.id).where(OwnerCompany.name == name, OwnerCompany.id != company.id)

@@ -32,7 +32,7 @@ from crm.services.records import (
     resolve_scope,
     scope_dict,
 )
-from crm.text import N_, fold, folded_key
+from crm.text import N_, Text, fold, folded_key
 
 NAME_KEY = column_length(Partner, "name_key")
 
@@ -41,7 +41,9 @@ def no_public_domains(session: Session, domains: list[str]) -> list[str]:
     public = public_mail_domains(session)
     taken = [d for d in domains if d in public]
     if taken:
-        raise ValueError(f"{taken[0]} is a public mail domain and cannot be a partner's")
+        raise ValueError(
+            Text("%(domain)s is a public mail domain and cannot be a partner's", domain=taken[0])
+        )
     return domains
 
 

@@ -39,7 +39,7 @@ from crm.permissions import (
     may_be_salesperson,
     visible,
 )
-from crm.text import N_
+from crm.text import N_, message
 
 T = TypeVar("T")
 MAX_PER_PAGE = 500
@@ -326,7 +326,7 @@ class RecordService(Generic[T]):
                 else:
                     errors[name] = "is not a filter of this list"
             except ValueError as exc:
-                errors[name] = str(exc)
+                errors[name] = message(exc)
         order = self._order(query.sort or self.default_sort, custom)
         if order is None:
             errors["sort"] = "cannot sort by " + query.sort
@@ -601,7 +601,7 @@ def resolve_scope(
             try:
                 salesperson = active_user(session, salesperson_id)
             except ValueError as exc:
-                errors["salesperson_id"] = str(exc)
+                errors["salesperson_id"] = message(exc)
             else:
                 if not may_be_salesperson(actor, salesperson, group_id):
                     errors["salesperson_id"] = NOT_IN_GROUP

@@ -107,7 +107,7 @@ def translate(value: Any) -> str:
     its template is translated and the values filled in.
     """
     if isinstance(value, Text):
-        return gettext(value.template, **value.params)
+        return str(gettext(value.template, **value.params))
     return gettext(str(value)) if value not in (None, "") else ""
 
 

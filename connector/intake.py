@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import ValidationError
-from crm.models import Deal, Partner, User
-from crm.permissions import load_visible
+from crm.models import User
 from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, IngestResult, Source
 from mail_archive.parse import UTF8_BOM, ParsedMessage, parse
+from mail_archive.service import check_choice
 
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # a larger "message" is refused, not truncated
 # A header line: a name of printable characters without spaces or colons, then a colon
@@ -47,14 +47,6 @@ def check_raw(raw: bytes) -> None:
         raise ValidationError(
             {"message": "is not an e-mail message (RFC 822: it must begin with header lines)"}
         )
-
-
-def check_choice(session: Session, user: User, partner_id: int | None, deal_id: int | None) -> None:
-    """The explicit choice must be a record the user can see."""
-    if partner_id is not None:
-        load_visible(session, user, Partner, partner_id)
-    if deal_id is not None:
-        load_visible(session, user, Deal, deal_id)
 
 
 def filing_archive(session: Session, blobs: BlobStore) -> Archive:

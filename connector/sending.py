@@ -17,7 +17,6 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from connector.accounts import AccountError, credentials
-from connector.intake import check_choice
 from connector.models import MailAccount
 from connector.network import GuardedSMTP, GuardedSMTP_SSL, connection_failure
 from crm import audit
@@ -30,6 +29,7 @@ from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
 from mail_archive.parse import safe_filename
+from mail_archive.service import check_choice
 
 log = logging.getLogger("dossier.sending")
 MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024

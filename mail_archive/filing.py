@@ -171,7 +171,7 @@ class RuleFiler:
         )
 
     def _explicit(self, session: Session, source: Source, sight: Sight) -> list[LinkSpec]:
-        """The channel's choice; channels check it (``connector.intake.check_choice``), and a
+        """The channel's choice; channels check it (``mail_archive.service.check_choice``), and a
         choice the user may not see is dropped here too."""
         links: list[LinkSpec] = []
         if source.deal_id:

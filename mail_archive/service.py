@@ -20,6 +20,7 @@ from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User, utcnow
 from crm.permissions import load_visible, visible
 from crm.services.records import MAX_PER_PAGE, Page, write_outbox
+from crm.text import Text
 from crm.timeline import TimelineEntry, register_source
 from mail_archive.models import (
     DIRECTIONS,
@@ -322,6 +323,25 @@ def remove_link(session: Session, user: User, message: Message, link_id: int) ->
     write_outbox(session, "message", message.id, "update", payload={"links": ["removed"]})
 
 
+def check_choice(session: Session, user: User, partner_id: int | None, deal_id: int | None) -> None:
+    """A user's explicit choice of where mail goes (triage, upload, the API, sending, ``dossier
+    file``): records the user can see, and when both are chosen, a deal of that partner; else
+    the mail would show in another partner's dossier than the one the user picked."""
+    partner = load_visible(session, user, Partner, partner_id) if partner_id is not None else None
+    deal = load_visible(session, user, Deal, deal_id) if deal_id is not None else None
+    if partner is not None and deal is not None and deal.partner_id != partner.id:
+        raise ValidationError(
+            {
+                "deal_id": Text(
+                    "the deal “%(deal)s” is not a deal of %(partner)s: choose one of its deals, "
+                    "or no deal",
+                    deal=deal.title,
+                    partner=partner.name,
+                )
+            }
+        )
+
+
 def file_from_triage(
     session: Session,
     user: User,
@@ -331,6 +351,7 @@ def file_from_triage(
 ) -> None:
     if not partner_id and not deal_id:
         raise ValidationError({"partner_id": "choose a partner or a deal"})
+    check_choice(session, user, partner_id or None, deal_id or None)
     if deal_id:
         add_link(session, user, message, "deal", deal_id)
     if partner_id:

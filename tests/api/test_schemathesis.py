@@ -46,6 +46,7 @@ RELATIONAL = (
     "is not a valid id",
     "member of the record's group",
     "is not the deal's partner",
+    "is not a deal of",
     "is not a person of this partner",
     "you can only assign records to your own groups",
     "may change this",

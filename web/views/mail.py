@@ -38,6 +38,7 @@ from mail_archive.parse import ParsedMessage
 from web import db
 from web.files import blob_store, send_blob
 from web.i18n import datetime as local_datetime
+from web.i18n import translate
 from web.security import login_required, require_user
 from web.views.common import page_size
 from web.views.deals import partner_choices
@@ -57,7 +58,9 @@ def page_number() -> int:
     return int(raw) if is_small_number(raw) and 0 < int(raw) < 100_000 else 1
 
 
-def deal_choices(user: User) -> list[tuple[int, str]]:
+def deal_choices(user: User) -> list[tuple[int, str, int | None]]:
+    """Open deals as (id, "title — partner", partner id): the pickers offer only the chosen
+    partner's deals (static/deal-picker.js)."""
     session = db.session()
     page = deals.list(
         session, user, ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False)
@@ -65,7 +68,11 @@ def deal_choices(user: User) -> list[tuple[int, str]]:
     # a shared deal of a partner the user cannot see shows without the partner's name
     names = service.partner_names(session, user, {d.partner_id for d in page.items})
     return [
-        (d.id, f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title)
+        (
+            d.id,
+            f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title,
+            d.partner_id if d.partner_id in names else None,
+        )
         for d in page.items
     ]
 
@@ -142,8 +149,12 @@ def file_message(message_id: int) -> ResponseReturnValue:
     deal_id = request.form.get("deal_id", type=int)
     try:
         service.file_from_triage(db.session(), user, message, partner_id, deal_id)
-    except ValidationError:
-        flash(_("Choose a partner or a deal to file the message to."), "error")
+    except ValidationError as exc:
+        db.session().rollback()
+        if "deal_id" in exc.errors:  # a deal of another partner than the one chosen
+            flash(translate(exc.errors["deal_id"]), "error")
+        else:
+            flash(_("Choose a partner or a deal to file the message to."), "error")
         return redirect(url_for("mail.triage"))
     except NotFound:  # deleted meanwhile, or not the user's to see
         flash(_("No such partner or deal."), "error")
@@ -182,6 +193,14 @@ def upload() -> ResponseReturnValue:
             uploads.append((f.filename or "", raw, _read_upload(raw)))
         session = db.session()
         archive = filing_archive(session, blob_store())  # one per request, not per file
+        try:  # the choice once, before any file: a deal of another partner refuses them all
+            service.check_choice(session, user, partner_id, deal_id)
+        except ValidationError as exc:
+            errors["deal_id"] = translate(exc.errors.get("deal_id", exc.message))
+            uploads = []
+        except NotFound:
+            errors["partner_id"] = _("No such partner or deal.")
+            uploads = []
         for name, raw, parsed in uploads:
             try:
                 if isinstance(parsed, ValidationError):

@@ -585,7 +585,27 @@ def _disposition(part: Message, defects: list[str]) -> tuple[str | None, str]:
     filename = unfold(filename).replace("\t", " ")  # a name folded onto a second line
     if "=?" in filename:  # RFC 2047 inside a parameter: wrong, and what Outlook writes
         return disposition, _decode_raw(_undo_surrogates(filename)[:MAX_RAW_NAME])
+    if "\ufffd" in filename:  # raw 8-bit bytes, which the parameter parser replaced
+        filename = _raw_filename(part) or filename
     return disposition, clean_text(filename)
+
+
+_RAW_PARAMS = {
+    name: re.compile(rf'(?i)(?:^|;)\s*{name}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))')
+    for name in ("filename", "name")
+}
+
+
+def _raw_filename(part: Message) -> str:
+    """An attachment's name written in raw 8-bit bytes (no RFC 2231 or 2047), read from the
+    header as it came: UTF-8, else windows-1250, as for other headers (``_undo_surrogates``).
+    "" when the header has no such name."""
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        found = _RAW_PARAMS[param].search(unfold(_raw_header(part, header)))
+        if found and _SURROGATES.search(found.group(0)):
+            value = found.group(1) if found.group(1) is not None else found.group(2)
+            return _undo_surrogates(re.sub(r"\\(.)", r"\1", value))[:MAX_RAW_NAME]
+    return ""
 
 
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:

@@ -14,6 +14,7 @@ from connector.models import SECURITIES, MailAccount
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import User
 from crm.settings import Settings, secret_from_env
+from crm.text import Text
 
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 
@@ -179,8 +180,11 @@ def credentials(settings: Settings, account: MailAccount) -> Credentials:
         value = secret_from_env(account.password_env)
         if not value:
             raise AccountError(
-                f"environment variable {account.password_env} (the password of {account.name}) "
-                "is not set"
+                Text(
+                    "environment variable %(variable)s (the password of %(account)s) is not set",
+                    variable=account.password_env,
+                    account=account.name,
+                )
             )
         return Credentials(account.username, password=value)
     if account.password_encrypted:
@@ -189,7 +193,7 @@ def credentials(settings: Settings, account: MailAccount) -> Credentials:
         except secrets.SecretError as exc:  # the account's own problem: shown on its page
             raise AccountError(exc.message) from exc
         return Credentials(account.username, password=password)
-    raise AccountError(f"account {account.name} has no password")
+    raise AccountError(Text("account %(account)s has no password", account=account.name))
 
 
 def _run_token_command(command: str) -> str:
@@ -198,10 +202,16 @@ def _run_token_command(command: str) -> str:
             shlex.split(command), capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-        raise AccountError(f"the OAuth2 token command failed: {exc}") from exc
+        raise AccountError(
+            Text("the OAuth2 token command failed: %(problem)s", problem=str(exc))
+        ) from exc
     token = done.stdout.strip()
     if done.returncode != 0 or not token:
         raise AccountError(
-            f"the OAuth2 token command exited {done.returncode}: {done.stderr.strip()[:200]}"
+            Text(
+                "the OAuth2 token command exited %(code)s: %(output)s",
+                code=done.returncode,
+                output=done.stderr.strip()[:200],
+            )
         )
     return token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models import Base, User, UTCDateTime, utcnow
+from crm.text import Text as Message  # a translatable message; Text is the column type
 
 SECURITIES = ("tls", "starttls", "none")
 
@@ -46,8 +48,27 @@ class MailAccount(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")  # as English text (logs, CLI)
+    # the same as a message template and its values, for the UI to translate (set_error)
+    last_error_text: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def set_error(self, message: str) -> None:
+        """Store the last error ("" when the last attempt went well); a crm ``Text`` keeps its
+        template and values so that each user reads it in their own language."""
+        self.last_error = str(message)
+        self.last_error_text = (
+            {"template": message.template, "values": message.params}
+            if isinstance(message, Message) and message
+            else None
+        )
+
+    def error(self) -> str:
+        """The last error as the UI translates it: a ``Text`` when it was stored as one."""
+        stored = self.last_error_text
+        if stored and self.last_error:
+            return Message(stored["template"], **stored.get("values", {}))
+        return self.last_error
 
     user: Mapped[User] = relationship()
     folder_states: Mapped[list[FolderState]] = relationship(

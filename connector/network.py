@@ -44,6 +44,7 @@ from imapclient.exceptions import CapabilityError, LoginError
 
 from connector.accounts import AccountError
 from crm.settings import Settings
+from crm.text import Text
 
 log = logging.getLogger("dossier.connector.network")
 
@@ -84,8 +85,11 @@ def unreachable(host: str, port: int, detail: object = "") -> Unreachable:
     if detail:
         log.warning("mail server %s:%s not reached: %s", host, port, detail)
     return Unreachable(
-        f"could not connect to the server {host}:{port}: check its name, port and security, "
-        "or try again later"
+        Text(
+            "could not connect to the server %(server)s: check its name, port and security, "
+            "or try again later",
+            server=f"{host}:{port}",
+        )
     )
 
 
@@ -146,7 +150,11 @@ class MailHostRule:
             return cls(tuple(parse_pattern(e) for e in entries))
         except ValueError as exc:
             raise HostNotAllowed(
-                f"the administrator's list of mail servers (DOSSIER_MAIL_HOSTS) is invalid: {exc}"
+                Text(
+                    "the administrator's list of mail servers (DOSSIER_MAIL_HOSTS) is invalid: "
+                    "%(problem)s",
+                    problem=str(exc),
+                )
             ) from exc
 
     def check_name(self, host: str, port: int) -> None:
@@ -190,10 +198,15 @@ class MailHostRule:
     def _refused(self, host: str, port: int) -> HostNotAllowed:
         if self.patterns:
             return HostNotAllowed(
-                f"the mail server {host}:{port} is not on the administrator's list of allowed "
-                "servers (DOSSIER_MAIL_HOSTS)"
+                Text(
+                    "the mail server %(server)s is not on the administrator's list of allowed "
+                    "servers (DOSSIER_MAIL_HOSTS)",
+                    server=f"{host}:{port}",
+                )
             )
-        return HostNotAllowed(f"{host}:{port} cannot be used as a mail server")
+        return HostNotAllowed(
+            Text("%(server)s cannot be used as a mail server", server=f"{host}:{port}")
+        )
 
 
 def _normal(host: str) -> str:
@@ -338,8 +351,12 @@ def connection_failure(host: str, port: int, exc: BaseException) -> AccountError
     if isinstance(exc, ssl.SSLCertVerificationError):
         log.info("mail server %s:%s: certificate refused: %s", host, port, exc)
         return AccountError(
-            f"the server's certificate is not valid for {host} (expired, self-signed or made "
-            "out to another name): ask whoever runs the server, or check the server's name"
+            Text(
+                "the server's certificate is not valid for %(host)s (expired, self-signed or "
+                "made out to another name): ask whoever runs the server, or check the server's "
+                "name",
+                host=host,
+            )
         )
     return unreachable(host, port, exc)
 
@@ -349,11 +366,16 @@ def login_failure(host: str, port: int, username: str, exc: BaseException) -> Ac
     if isinstance(exc, LoginError):
         log.info("mail server %s:%s refused the login of %s: %s", host, port, username, exc)
         return AccountError(
-            f"the server refused the login of {username}: check the user name and password"
+            Text(
+                "the server refused the login of %(username)s: check the user name and password",
+                username=username,
+            )
         )
     if isinstance(exc, CapabilityError):
         return AccountError(
-            "the server does not offer STARTTLS: choose TLS, or no security for a server on "
-            "your own network"
+            Text(
+                "the server does not offer STARTTLS: choose TLS, or no security for a server on "
+                "your own network"
+            )
         )
     return connection_failure(host, port, exc)

@@ -26,6 +26,7 @@ from connector.models import MailAccount
 from connector.network import Unreachable, unreachable
 from crm.db import Database
 from crm.models import utcnow
+from crm.text import Text
 
 log = logging.getLogger("dossier.connector.probe")
 EXTENSION = "dossier.connection_tests"
@@ -62,7 +63,10 @@ class ConnectionTests:
             test = ConnectionTest(account_id)
             self._tests[account_id] = test
             if sum(t.is_alive() for t in self._threads.values()) >= MAX_RUNNING:
-                test.state, test.message = FAILED, "too many connection tests at once: try again"
+                test.state, test.message = (
+                    FAILED,
+                    Text("too many connection tests at once: try again"),
+                )
                 return test
             thread = threading.Thread(
                 target=self._run,
@@ -99,7 +103,7 @@ class ConnectionTests:
             log.exception("connection test of mail account %s failed", test.account_id)
             account = None
         if account is None:
-            test.state, test.message = FAILED, "the account was removed"
+            test.state, test.message = FAILED, Text("the account was removed")
             return
         outcome: list[AccountError | None] = []
         worker = threading.Thread(
@@ -130,7 +134,7 @@ class ConnectionTests:
             report = sync_account(self.db, test.account_id)  # stores its own result
         except Exception:
             log.exception("sync of mail account %s failed", test.account_id)
-            test.state, test.message = FAILED, "the sync failed on the Dossier server"
+            test.state, test.message = FAILED, Text("the sync failed on the Dossier server")
             return
         test.message = report.error
         test.fetched = sum(f.fetched for f in report.folders)
@@ -148,7 +152,9 @@ class ConnectionTests:
             return AccountError(str(exc))
         except Exception as exc:  # a bug: logged; the page says so plainly
             log.exception("connection test of mail account %s failed", account.id)
-            return AccountError(f"the test failed on the server ({type(exc).__name__})")
+            return AccountError(
+                Text("the test failed on the server (%(problem)s)", problem=type(exc).__name__)
+            )
 
     def _store(self, account_id: int, error: AccountError | None) -> None:
         try:
@@ -156,7 +162,7 @@ class ConnectionTests:
                 row = s.get(MailAccount, account_id)
                 if row is None:
                     return
-                row.last_error = error.message if error else ""
+                row.set_error(error.message if error else "")
                 if error is not None:
                     row.last_error_at = utcnow()
         except Exception:  # the result is still shown from memory

@@ -28,15 +28,17 @@ from crm.blobs import BlobStore
 from crm.db import Database
 from crm.models import Partner, User, utcnow
 from crm.permissions import visible
-from crm.text import fold
+from crm.text import Text, fold
 from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.parse import parse
 
 log = logging.getLogger("dossier.sync")
 # What the account's page says when a sync fails after the login (the reason is in the log).
-SYNC_BROKE_OFF = "the connection to the server broke off during the sync; the next pass retries"
-SYNC_FAILED = "the sync failed on the Dossier server; its log has the reason"
+SYNC_BROKE_OFF = Text(
+    "the connection to the server broke off during the sync; the next pass retries"
+)
+SYNC_FAILED = Text("the sync failed on the Dossier server; its log has the reason")
 
 
 @dataclass
@@ -122,7 +124,7 @@ class _Pass:
             row = s.get(MailAccount, self.account_id)
             if row is not None:
                 row.last_sync_at = utcnow()
-                row.last_error = report.error
+                row.set_error(report.error)
                 if report.error:
                     row.last_error_at = row.last_sync_at
         return report

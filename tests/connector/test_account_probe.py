@@ -301,3 +301,44 @@ def test_a_sync_error_reads_as_the_user_can_act_on_it(
     assert not any(reason.lower() in report.error.lower() for reason in RAW_REASONS)
     with database.session(write=False) as s:
         assert s.get(MailAccount, account_id).last_error == report.error  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("language", "unreachable"),
+    [
+        ("cs", "nepodařilo se spojit se serverem 127.0.0.1:"),
+        ("sk", "nepodarilo sa spojiť so serverom 127.0.0.1:"),
+        ("pl", "nie udało się połączyć z serwerem 127.0.0.1:"),
+    ],
+)
+def test_connection_errors_read_in_the_users_language(
+    make_app: Callable[..., Flask],
+    database: Database,
+    world: World,
+    silent_port: int,
+    language: str,
+    unreachable: str,
+) -> None:
+    """The test's result, the stored error of the last sync and the System page each speak the
+    reader's language; the database and `dossier account list` keep the English text."""
+    from crm.services import users
+
+    with database.session() as s:
+        users.set_language(s, world.sales_a, language)
+        users.set_language(s, world.admin, language)
+    client = make_app(mail_timeout=1).test_client()
+    login(client, world.sales_a)
+    url = add_account(client, "127.0.0.1", silent_port).headers["Location"]
+    result = finished(client, url)
+    assert result["state"] == "failed" and result["message"].startswith(unreachable)
+    page = client.get(url).get_data(as_text=True)
+    assert unreachable in page and "could not connect" not in page
+    with database.session(write=False) as s:
+        account = s.scalars(select(MailAccount)).one()
+        assert account.last_error.startswith("could not connect to the server 127.0.0.1:")
+    ImapSync(database, account.id).run()  # the background pass stores its own error
+    page = client.get(url).get_data(as_text=True)
+    assert unreachable in page and "could not connect" not in page
+    login(client, world.admin)
+    system = client.get("/admin/system").get_data(as_text=True)
+    assert unreachable in system and "could not connect" not in system

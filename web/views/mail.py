@@ -434,7 +434,7 @@ def account_status(account_id: int) -> ResponseReturnValue:
     (web/static/account-status.js)."""
     found = account_service.load_account(db.session(), require_user(), account_id)
     test = _tests().get(found.id)
-    body = {"state": test.state, "message": test.message} if test else {"state": "none"}
+    body = {"state": test.state, "message": translate(test.message)} if test else {"state": "none"}
     return body, 200, {"Cache-Control": "no-store"}
 
 

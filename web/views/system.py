@@ -112,7 +112,7 @@ class AccountSync:
 def account_syncs(session: Session) -> list[AccountSync]:
     rows = session.scalars(select(MailAccount).order_by(MailAccount.name))
     return [
-        AccountSync(a.id, a.name, a.enabled, a.last_sync_at, a.last_error or "", a.last_error_at)
+        AccountSync(a.id, a.name, a.enabled, a.last_sync_at, a.error(), a.last_error_at)
         for a in rows
     ]
 

@@ -3,6 +3,7 @@ user's locale. The user's own choice wins, then the one made before sign-in, the
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +100,11 @@ def entry_label(entry: CodebookEntry | None) -> str:
     return entry.label_in(select_language()) if entry is not None else ""
 
 
+def today() -> dt.date:
+    """The viewer's today (their time zone): what is due, overdue, this week."""
+    return dt.datetime.now(get_timezone()).date()
+
+
 def translate(value: Any) -> str:
     """gettext for values known only at run time (labels, enum values, error messages).
 
@@ -124,3 +130,4 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["locale"] = select_language
+    app.jinja_env.globals["today"] = today

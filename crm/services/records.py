@@ -364,18 +364,23 @@ class RecordService(Generic[T]):
         return func.lower(element.as_string()) == raw.strip().lower()
 
     def _order(self, sort: str, custom: Mapping[str, CustomField]) -> builtins.list[Any] | None:
-        key, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
-        if key in self.sort_keys:
-            column = self.sort_keys[key]
-        elif key == "id":
-            column = self.model.id
-        elif key.startswith("custom.") and key[7:] in custom:
-            column = self.model.custom[key[7:]].as_string()
-        else:
-            return None
-        # Empty values last either way: undated notes must not bury the next due task.
-        first = (column.desc() if descending else column.asc()).nulls_last()
-        return [first, self.model.id.desc() if descending else self.model.id.asc()]
+        """ORDER BY for ``sort``: keys separated by commas ("done,due_date"), each ascending or
+        with "-" descending; None for a key this service does not sort by."""
+        order: builtins.list[Any] = []
+        descending = False
+        for part in sort.split(",")[:3]:
+            key, descending = (part[1:], True) if part.startswith("-") else (part, False)
+            if key in self.sort_keys:
+                column = self.sort_keys[key]
+            elif key == "id":
+                column = self.model.id
+            elif key.startswith("custom.") and key[7:] in custom:
+                column = self.model.custom[key[7:]].as_string()
+            else:
+                return None
+            # Empty values last either way: undated notes must not bury the next due task.
+            order.append((column.desc() if descending else column.asc()).nulls_last())
+        return [*order, self.model.id.desc() if descending else self.model.id.asc()]
 
     # -- writing -------------------------------------------------------------------------
     def parse(self, session: Session, data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:

@@ -25,7 +25,10 @@ bp = Blueprint("activities", __name__, url_prefix="/activities")
 @login_required
 def index() -> ResponseReturnValue:
     user = require_user()
-    return record_list(activities, user, "activities/list.html", default_sort="due_date", me=user)
+    # what is still to do first, the most urgent on top; undated after dated (nulls last)
+    return record_list(
+        activities, user, "activities/list.html", default_sort="done,due_date", me=user
+    )
 
 
 @bp.get("/<int:activity_id>")

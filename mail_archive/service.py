@@ -10,6 +10,7 @@ a hidden partner or deal, nor who filed it there. Views and the API call these f
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -19,6 +20,9 @@ from crm import audit
 from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User, utcnow
 from crm.permissions import load_visible, visible
+from crm.services.maildomains import public_mail_domains
+from crm.services.partners import partners
+from crm.services.persons import persons
 from crm.services.records import MAX_PER_PAGE, Page, write_outbox
 from crm.text import Text
 from crm.timeline import TimelineEntry, register_source
@@ -356,6 +360,53 @@ def file_from_triage(
         add_link(session, user, message, "deal", deal_id)
     if partner_id:
         add_link(session, user, message, "partner", partner_id)
+
+
+@dataclass(frozen=True)
+class SenderSuggestion:
+    """What triage offers to create from a message's sender: a partner named after the
+    sender's domain, with that domain (unless a public one such as gmail.com), and the sender
+    as its person. Every value is a suggestion the user edits."""
+
+    partner_name: str
+    domain: str
+    person_name: str
+    email: str
+
+
+def sender_suggestion(session: Session, message: Message) -> SenderSuggestion:
+    address = message.from_addr.strip().lower()
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    if domain in public_mail_domains(session):
+        domain = ""  # never a partner's domain: mail from every gmail user would file to it
+    label = domain.split(".")[-2] if domain.count(".") >= 1 else ""
+    partner_name = label.replace("-", " ").title() if label else message.from_name
+    return SenderSuggestion(partner_name, domain, message.from_name, address)
+
+
+def file_to_new_partner(
+    session: Session,
+    user: User,
+    message: Message,
+    partner_data: dict[str, Any],
+    person_data: dict[str, Any],
+) -> Partner:
+    """Triage: a new partner (and, when named, its person) from the sender, and the message
+    filed to it, in the caller's one unit of work: refused whole (errors keyed ``partner.…``
+    and ``person.…``) or done whole."""
+    if message.status != "triage":
+        raise ValidationError({"status": "only a message waiting in triage can be filed this way"})
+    try:
+        partner = partners.create(session, user, partner_data)
+    except ValidationError as exc:
+        raise ValidationError({f"partner.{k}": v for k, v in exc.errors.items()}) from exc
+    if any(str(v).strip() for v in person_data.values()):
+        try:
+            persons.create(session, user, {**person_data, "partner_id": partner.id})
+        except ValidationError as exc:
+            raise ValidationError({f"person.{k}": v for k, v in exc.errors.items()}) from exc
+    file_from_triage(session, user, message, partner.id)
+    return partner
 
 
 def dismiss(session: Session, user: User, message: Message) -> None:

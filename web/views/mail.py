@@ -164,6 +164,48 @@ def file_message(message_id: int) -> ResponseReturnValue:
     return redirect(url_for("mail.triage"))
 
 
+@bp.route("/<int:message_id>/new-partner", methods=["GET", "POST"])
+@login_required
+def new_partner(message_id: int) -> ResponseReturnValue:
+    """Triage: create a partner and its person from the sender, and file the message there."""
+    message, user = _load(message_id)
+    suggested = service.sender_suggestion(db.session(), message)
+    values = {
+        "partner_name": suggested.partner_name,
+        "domain": suggested.domain,
+        "person_name": suggested.person_name,
+        "email": suggested.email,
+    }
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = {k: request.form.get(k, "") for k in values}
+        try:
+            partner = service.file_to_new_partner(
+                db.session(),
+                user,
+                message,
+                {"name": values["partner_name"], "domains": values["domain"]},
+                {"name": values["person_name"], "emails": values["email"]},
+            )
+        except ValidationError as exc:
+            db.session().rollback()  # nothing of it stays: no partner without its person
+            errors = exc.errors
+        else:
+            db.commit()
+            flash(
+                _(
+                    "Partner %(partner)s created and the message filed to it.",
+                    partner=partner.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("partners.show", partner_id=partner.id))
+    status = 422 if errors else 200
+    return render_template(
+        "mail/new_partner.html", message=message, values=values, errors=errors
+    ), status
+
+
 @bp.post("/<int:message_id>/dismiss")
 @login_required
 def dismiss(message_id: int) -> ResponseReturnValue:

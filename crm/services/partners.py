@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict
-from crm.fields import FieldSpec
+from crm.fields import LIST_SPLIT_RE, FieldSpec
 from crm.models import (
     CATEGORIES,
     PARTNER_STATUSES,
@@ -174,6 +175,26 @@ class PartnerService(RecordService[Partner]):
         if "name" in values:
             values["name_key"] = folded_key(values["name"], NAME_KEY)
         return values
+
+    def similar(self, session: Session, actor: User, data: Mapping[str, Any]) -> list[Partner]:
+        """Partners the actor sees with the same name (accents and case aside: "Agro Zatec"
+        is "Agro Žatec") or one of the same mail domains. A company ID is not asked about: it
+        names one company, and a second partner with it is refused (``check_company_id``)."""
+        name = str(data.get("name") or "").strip()
+        raw_domains = data.get("domains") or []
+        if isinstance(raw_domains, str):
+            raw_domains = LIST_SPLIT_RE.split(raw_domains)
+        domains = {str(d).strip().lower().rstrip(".") for d in raw_domains if str(d).strip()}
+        matches = []
+        if name:
+            matches.append(Partner.name_key == folded_key(name, NAME_KEY))
+        if domains:
+            owners = select(PartnerDomain.partner_id).where(PartnerDomain.domain.in_(domains))
+            matches.append(Partner.id.in_(owners))
+        if not matches:
+            return []
+        query = select(Partner).where(or_(*matches), visible(actor, Partner))
+        return list(session.scalars(query.order_by(Partner.name).limit(10)))
 
     def after_write(self, session: Session, record: Partner, values: dict[str, Any]) -> None:
         if "_domains" in values:

@@ -515,6 +515,11 @@ class RecordService(Generic[T]):
         if isinstance(record, Scoped) and not may_assign(actor, record):
             raise PermissionDenied(NOT_YOURS_TO_DELETE)
 
+    def similar(self, session: Session, actor: User, data: Mapping[str, Any]) -> builtins.list[T]:
+        """Records ``actor`` sees that the new record described by ``data`` (raw form or
+        JSON input) may duplicate; a form asks before it creates another. None by default."""
+        return []
+
     def locked_fields(self, actor: User, record: T | None) -> frozenset[str]:
         """Fields ``actor`` sees on ``record`` but may not change (forms show them read-only)."""
         if isinstance(record, Scoped) and not may_assign(actor, record):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.models import User
 from crm.services.records import Duplicate, ListQuery, RecordService
+from crm.text import N_
 from web import db
 from web.i18n import translate
 from web.views.common import form_data, form_specs, form_values, list_query
@@ -53,6 +55,27 @@ def stale_values(
     }
 
 
+# A new-record form carries a key of its own; the keys of the forms that created records are
+# kept in the session (the newest few), so a form sent again (back after Save, a double click)
+# opens the record it made instead of making a second one.
+FORM_KEY = "form_key"
+CREATED = "created_by_form"
+KEPT_FORMS = 20
+
+
+def _created_by(key: str) -> tuple[str, int] | None:
+    for kept, record_type, record_id in session.get(CREATED, []):
+        if kept == key:
+            return record_type, int(record_id)
+    return None
+
+
+def _remember(key: str, record_type: str, record_id: int) -> None:
+    if key:
+        kept = [row for row in session.get(CREATED, []) if row[0] != key]
+        session[CREATED] = [*kept, [key, record_type, record_id]][-KEPT_FORMS:]
+
+
 def record_form(
     service: RecordService[Any],
     user: User,
@@ -73,11 +96,19 @@ def record_form(
     record belongs to, ``service.locked_fields``) are shown disabled and not sent; one sent
     anyway is refused by the service beside its field, never ignored.
     """
-    session = db.session()
+    unit = db.session()
     specs = form_specs(service)
     values = form_values(service, record) if record is not None else dict(defaults)
+    key = f"{service.record_type}_id"
     if record is not None:
         values["version"] = record.version
+    else:
+        values["_form_key"] = request.form.get(FORM_KEY, "")[:64] or secrets.token_urlsafe(16)
+        made = _created_by(values["_form_key"]) if request.method == "POST" else None
+        if made is not None and made[0] == service.record_type:
+            flash(translate(N_("This form was saved already; here is what it made.")), "info")
+            target: dict[str, Any] = {key: made[1]}
+            return redirect(url_for(show_endpoint, **target))
     errors: dict[str, str] = {}
     locked = service.locked_fields(user, record)
     duplicate: Duplicate | None = None
@@ -91,30 +122,41 @@ def record_form(
         typed = {k: v for k, v in data.items() if k not in locked}
         if record is not None and form_version() is not None:
             values["version"] = form_version()  # a refusal keeps the version it was opened at
+        similar = []
+        if record is None and request.form.get("create_anyway") != "1":
+            similar = service.similar(unit, user, data)
         try:
-            if record is None:
-                record = service.create(session, user, data)
+            if similar:  # ask first: "open it" or "create anyway"
+                found = [
+                    (url_for(show_endpoint, **{key: r.id}), getattr(r, "name", "") or str(r.id))
+                    for r in similar
+                ]
+                values = {**values, **typed, "_similar": found}
+            elif record is None:
+                record = service.create(unit, user, data)
             else:
-                service.update(session, user, record.id, data, expected_version=form_version())
+                service.update(unit, user, record.id, data, expected_version=form_version())
         except StaleRecord as exc:
-            session.rollback()
+            unit.rollback()
             assert record is not None  # only an update meets a newer version
-            record = service.get(session, user, record.id)
+            record = service.get(unit, user, record.id)
             values = stale_values(service, record, exc, typed)
         except ValidationError as exc:
             errors, values = exc.errors, {**values, **typed}
-            session.rollback()
+            unit.rollback()
         except Duplicate as exc:
             errors, values, duplicate = {exc.field: exc.reason}, {**values, **typed}, exc
-            session.rollback()
+            unit.rollback()
         except Conflict as exc:
             errors, values = {conflict_field or "form": exc.message}, {**values, **typed}
-            session.rollback()
+            unit.rollback()
         else:
-            db.commit()
-            flash(saved_message, "success")
-            key = f"{service.record_type}_id"
-            return redirect(url_for(show_endpoint, **{key: record.id}))
+            if not similar:
+                db.commit()
+                assert record is not None
+                _remember(values.get("_form_key", ""), service.record_type, record.id)
+                flash(saved_message, "success")
+                return redirect(url_for(show_endpoint, **{key: record.id}))
     return render_template(
         template,
         record=record,
@@ -160,17 +202,17 @@ def record_list(
     A bad filter or sort shows the unfiltered list with the reason above it (400), so a
     mistyped bookmark still lands somewhere useful.
     """
-    session = db.session()
+    unit = db.session()
     specs = form_specs(service)
     errors: dict[str, str] = {}
     try:
         query = list_query(service)
         if default_sort and not query.sort:
             query = replace(query, sort=default_sort)
-        page = service.list(session, user, query)
+        page = service.list(unit, user, query)
     except ValidationError as exc:
         errors = exc.errors
-        page = service.list(session, user, ListQuery(sort=default_sort))
+        page = service.list(unit, user, ListQuery(sort=default_sort))
     return render_template(
         template,
         page=page,

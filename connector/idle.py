@@ -35,7 +35,10 @@ log = logging.getLogger("dossier.sync.idle")
 
 REISSUE_SECONDS = 25 * 60
 CHECK_SECONDS = 5.0  # how often an idling watcher looks whether it should stop
-FIRST_RETRY_SECONDS = 60.0
+# After a failed connection a watcher tries again in 5 s, then 10, 20, ... up to the sync
+# interval: a passing hiccup (the folder not made yet, a busy login process) heals at once,
+# while a dead server is not hammered.
+FIRST_RETRY_SECONDS = 5.0
 
 # What a watcher is doing, as the account's page shows it.
 WATCHING = "watching"

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models import Base, User, UTCDateTime, utcnow
-from crm.text import Text as Message  # a translatable message; Text is the column type
+from crm.text import Text as UserText  # a translatable message (Text here is the column type)
 
 SECURITIES = ("tls", "starttls", "none")
 
@@ -59,7 +59,7 @@ class MailAccount(Base):
         self.last_error = str(message)
         self.last_error_text = (
             {"template": message.template, "values": message.params}
-            if isinstance(message, Message) and message
+            if isinstance(message, UserText) and message
             else None
         )
 
@@ -67,7 +67,7 @@ class MailAccount(Base):
         """The last error as the UI translates it: a ``Text`` when it was stored as one."""
         stored = self.last_error_text
         if stored and self.last_error:
-            return Message(stored["template"], **stored.get("values", {}))
+            return UserText(stored["template"], **stored.get("values", {}))
         return self.last_error
 
     user: Mapped[User] = relationship()

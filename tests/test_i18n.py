@@ -70,12 +70,12 @@ def _forms(string: str | tuple[str, ...]) -> tuple[str, ...]:
     return (string,) if isinstance(string, str) else tuple(string)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_czech_user_sees_czech_words_dates_and_amounts(
-    client: FlaskClient, world: World, database: Database
+def a_deal_due_on_christmas_eve(
+    database: Database, world: World, partner: str, currency: str
 ) -> None:
+    """A deal of 1 250 000.50 due 24 Dec 2026: how each language writes the amount and date."""
     with database.session() as s:
-        p = partners.create(s, world.sales_a, {"name": "Agro Žatec"})
+        p = partners.create(s, world.sales_a, {"name": partner})
         deals.create(
             s,
             world.sales_a,
@@ -83,10 +83,17 @@ def test_czech_user_sees_czech_words_dates_and_amounts(
                 "title": "Sklad",
                 "partner_id": p.id,
                 "value": "1250000.5",
-                "currency": "CZK",
+                "currency": currency,
                 "expected_close": "2026-12-24",
             },
         )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_czech_user_sees_czech_words_dates_and_amounts(
+    client: FlaskClient, world: World, database: Database
+) -> None:
+    a_deal_due_on_christmas_eve(database, world, "Agro Žatec", "CZK")
     login(client, world.sales_a)
     post_form(client, "/language", {"language": "cs"})
     page = client.get("/deals/").get_data(as_text=True)
@@ -134,19 +141,7 @@ def test_slovak_and_polish_users_read_their_language_dates_and_amounts(
     day: str,
     required: str,
 ) -> None:
-    with database.session() as s:
-        p = partners.create(s, world.sales_a, {"name": "Poľnohospodárske družstvo"})
-        deals.create(
-            s,
-            world.sales_a,
-            {
-                "title": "Sklad",
-                "partner_id": p.id,
-                "value": "1250000.5",
-                "currency": "EUR",
-                "expected_close": "2026-12-24",
-            },
-        )
+    a_deal_due_on_christmas_eve(database, world, "Poľnohospodárske družstvo", "EUR")
     login(client, world.sales_a)
     post_form(client, "/language", {"language": language})
     page = client.get("/deals/").get_data(as_text=True)

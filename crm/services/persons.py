@@ -27,8 +27,8 @@ from crm.text import N_, fold, folded_key
 from crm.vocative import suggest_salutation
 
 NAME_PARTS = ("title_before", "first_name", "last_name", "title_after")
-NAME_LENGTH = 420  # Person.name: the longest parts with their spaces and comma fit
-SALUTATION_LENGTH = 200  # Person.salutation
+NAME_LENGTH = column_length(Person, "name")  # the longest parts with their spaces and comma fit
+SALUTATION_LENGTH = column_length(Person, "salutation")
 
 NOT_YOURS_TO_MOVE = N_(
     "only the partner's salesperson, a manager of its group or an administrator may move its people"

@@ -24,7 +24,7 @@ from crm.services.maildomains import public_mail_domains
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import MAX_PER_PAGE, Page, write_outbox
-from crm.text import Text
+from crm.text import N_, Text
 from crm.timeline import TimelineEntry, register_source
 from mail_archive.models import (
     DIRECTIONS,
@@ -395,7 +395,9 @@ def file_to_new_partner(
     filed to it, in the caller's one unit of work: refused whole (errors keyed ``partner.…``
     and ``person.…``) or done whole."""
     if message.status != "triage":
-        raise ValidationError({"status": "only a message waiting in triage can be filed this way"})
+        raise ValidationError(
+            {"status": N_("only a message waiting in triage can be filed this way")}
+        )
     try:
         partner = partners.create(session, user, partner_data)
     except ValidationError as exc:

@@ -20,12 +20,15 @@ from crm.models import (
     CodebookEntry,
     CustomField,
     User,
+    column_length,
 )
 from crm.permissions import require_role
 from crm.services import maildomains
+from crm.text import N_
 
 SHIPPED = Path(__file__).resolve().parent.parent / "data" / "codebooks.toml"
 TRANSLATED = ("en", "cs", "sk", "pl")  # the languages an entry may have a label in
+LABEL_LENGTH = column_length(CodebookEntry, "label")  # a label per language is held as long
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ def _labels(
         if key not in data:
             continue
         text = str(data[key] or "").strip()
-        if len(text) > 200:
-            errors[key] = "must be at most 200 characters"
+        if len(text) > LABEL_LENGTH:
+            errors[key] = N_("must be at most 200 characters")
         elif text:
             labels[language] = text
         else:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from crm.errors import Conflict
-from crm.fields import LIST_SPLIT_RE, FieldSpec
+from crm.fields import LIST_SPLIT_RE, FieldSpec, normalize_domain
 from crm.models import (
     CATEGORIES,
     PARTNER_STATUSES,
@@ -184,7 +184,12 @@ class PartnerService(RecordService[Partner]):
         raw_domains = data.get("domains") or []
         if isinstance(raw_domains, str):
             raw_domains = LIST_SPLIT_RE.split(raw_domains)
-        domains = {str(d).strip().lower().rstrip(".") for d in raw_domains if str(d).strip()}
+        domains = set()
+        for raw in raw_domains:
+            try:
+                domains.add(normalize_domain(str(raw)))
+            except ValueError:
+                continue  # not a domain: the form refuses it by the field when saved
         matches = []
         if name:
             matches.append(Partner.name_key == folded_key(name, NAME_KEY))

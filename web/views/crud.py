@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.models import User
 from crm.services.records import Duplicate, ListQuery, RecordService
-from crm.text import N_
 from web import db
 from web.i18n import translate
 from web.views.common import form_data, form_specs, form_values, list_query
@@ -106,7 +106,7 @@ def record_form(
         values["_form_key"] = request.form.get(FORM_KEY, "")[:64] or secrets.token_urlsafe(16)
         made = _created_by(values["_form_key"]) if request.method == "POST" else None
         if made is not None and made[0] == service.record_type:
-            flash(translate(N_("This form was saved already; here is what it made.")), "info")
+            flash(_("This form was saved already; here is what it made."), "info")
             target: dict[str, Any] = {key: made[1]}
             return redirect(url_for(show_endpoint, **target))
     errors: dict[str, str] = {}
@@ -122,17 +122,17 @@ def record_form(
         typed = {k: v for k, v in data.items() if k not in locked}
         if record is not None and form_version() is not None:
             values["version"] = form_version()  # a refusal keeps the version it was opened at
-        similar = []
-        if record is None and request.form.get("create_anyway") != "1":
-            similar = service.similar(unit, user, data)
+        asked = record is not None or request.form.get("create_anyway") == "1"
+        similar = [] if asked else service.similar(unit, user, data)
+        if similar:  # ask first, nothing written: "open it" or "create anyway"
+            found = [
+                (url_for(show_endpoint, **{key: r.id}), getattr(r, "name", "") or str(r.id))
+                for r in similar
+            ]
+            values = {**values, **typed, "_similar": found}
+            return _form_page(template, record, specs, values, {}, user, locked, None, context)
         try:
-            if similar:  # ask first: "open it" or "create anyway"
-                found = [
-                    (url_for(show_endpoint, **{key: r.id}), getattr(r, "name", "") or str(r.id))
-                    for r in similar
-                ]
-                values = {**values, **typed, "_similar": found}
-            elif record is None:
+            if record is None:
                 record = service.create(unit, user, data)
             else:
                 service.update(unit, user, record.id, data, expected_version=form_version())
@@ -151,12 +151,25 @@ def record_form(
             errors, values = {conflict_field or "form": exc.message}, {**values, **typed}
             unit.rollback()
         else:
-            if not similar:
-                db.commit()
-                assert record is not None
-                _remember(values.get("_form_key", ""), service.record_type, record.id)
-                flash(saved_message, "success")
-                return redirect(url_for(show_endpoint, **{key: record.id}))
+            db.commit()
+            _remember(values.get("_form_key", ""), service.record_type, record.id)
+            flash(saved_message, "success")
+            return redirect(url_for(show_endpoint, **{key: record.id}))
+    return _form_page(template, record, specs, values, errors, user, locked, duplicate, context)
+
+
+def _form_page(
+    template: str,
+    record: Any | None,
+    specs: Any,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    user: User,
+    locked: frozenset[str],
+    duplicate: Duplicate | None,
+    context: dict[str, Any],
+) -> ResponseReturnValue:
+    """The form as the user left it: 422 with errors, 409 after a stale save, else 200."""
     return render_template(
         template,
         record=record,

@@ -478,3 +478,22 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
 
 
 register_source("mail", _timeline)
+
+
+def newest_for_salesperson(session: Session, user: User, limit: int = 8) -> list[Message]:
+    """The newest filed mail of the partners whose salesperson ``user`` is (My day), of what
+    ``user`` may see."""
+    mine = (
+        select(MessageLink.message_id)
+        .join(Partner, Partner.id == MessageLink.partner_id)
+        .where(Partner.salesperson_id == user.id, MessageLink.removed.is_(False))
+    )
+    return list(
+        session.scalars(
+            select(Message)
+            .options(*LIST_COLUMNS_ONLY)
+            .where(Message.status == "filed", Message.id.in_(mine), visible(user, Message))
+            .order_by(Message.sort_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,10 +1,14 @@
-"""Deals (business cases): pipeline stage, value, and closing as won or lost."""
+"""Deals (business cases): pipeline stage, value, and closing as won or lost; totals per
+currency and the pipeline by stage and by salesperson."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from crm import audit
@@ -39,8 +43,68 @@ from crm.text import fold, folded_key, message
 TITLE_KEY = column_length(Deal, "title_key")
 
 
+# A pipeline board shows this many deals of a stage; the rest are a click away in the list.
+BOARD_CARDS = 50
+
+
 def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
     return Deal.title_key.contains(fold(raw), autoescape=True)
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """Deals of one currency: how many, their value and their probability-weighted value.
+    Amounts of different currencies are never added together."""
+
+    currency: str
+    count: int
+    value: Decimal
+    weighted: Decimal
+
+
+@dataclass
+class StageColumn:
+    """One stage of the pipeline board: its deals (at most BOARD_CARDS), how many there are
+    and what they are worth per currency."""
+
+    stage: CodebookEntry | None
+    deals: list[Deal] = field(default_factory=list)
+    count: int = 0
+    totals: list[CurrencyTotal] = field(default_factory=list)
+
+
+@dataclass
+class SalespersonPipeline:
+    """A salesperson's open deals: how many per stage, and their totals per currency."""
+
+    salesperson: User | None
+    by_stage: dict[int | None, int] = field(default_factory=dict)
+    totals: list[CurrencyTotal] = field(default_factory=list)
+
+
+def currency_totals(session: Session, deals_stmt: Select[Any]) -> list[CurrencyTotal]:
+    """Totals per currency of the deals ``deals_stmt`` selects; a deal without a value counts
+    but adds nothing; probability-weighted = value × probability / 100."""
+    sub = deals_stmt.order_by(None).subquery()
+    rows = session.execute(
+        select(
+            sub.c.currency,
+            func.count(),
+            func.coalesce(func.sum(sub.c.value), 0),
+            func.coalesce(func.sum(sub.c.value * func.coalesce(sub.c.probability, 0)), 0),
+        )
+        .group_by(sub.c.currency)
+        .order_by(sub.c.currency)
+    )
+    return [
+        CurrencyTotal(
+            currency,
+            count,
+            Decimal(value).quantize(Decimal("0.01")),
+            (Decimal(weighted) / 100).quantize(Decimal("0.01")),
+        )
+        for currency, count, value, weighted in rows
+    ]
 
 
 class DealService(RecordService[Deal]):
@@ -75,7 +139,8 @@ class DealService(RecordService[Deal]):
     }
     sort_keys = {
         "title": Deal.title_key,
-        "value": Deal.value,
+        # by currency first: a list never mixes crowns with euros
+        "value": (Deal.currency, Deal.value),
         "expected_close": Deal.expected_close,
         "probability": Deal.probability,
         "status": Deal.status,
@@ -183,6 +248,102 @@ class DealService(RecordService[Deal]):
         deal.updated_by_id = actor.id
         self.flush_versioned(session, deal)  # UPDATE ... WHERE version = (issue 9 §6)
         return deal
+
+    def totals(
+        self, session: Session, actor: User, filters: Mapping[str, str]
+    ) -> list[CurrencyTotal]:
+        """What the deals a list shows (``filters``) are worth, per currency."""
+        stmt, errors = self.filtered(session, actor, filters)
+        if errors:
+            raise ValidationError(errors)
+        return currency_totals(session, stmt)
+
+    def stages(self, session: Session) -> list[CodebookEntry]:
+        return list(
+            session.scalars(
+                select(CodebookEntry)
+                .where(CodebookEntry.codebook == "deal_stage", CodebookEntry.active.is_(True))
+                .order_by(CodebookEntry.position, CodebookEntry.id)
+            )
+        )
+
+    def pipeline(
+        self, session: Session, actor: User, filters: Mapping[str, str], cards: int = BOARD_CARDS
+    ) -> list[StageColumn]:
+        """The open deals ``actor`` sees (narrowed by ``filters``) by stage, in the stages'
+        order; a deal in a stage since made inactive keeps its column; deals without a stage
+        come last. Each column holds the ``cards`` deals closing soonest."""
+        stmt, errors = self.filtered(session, actor, {**filters, "status": "open"})
+        if errors:
+            raise ValidationError(errors)
+        columns: dict[int | None, StageColumn] = {
+            s.id: StageColumn(s) for s in self.stages(session)
+        }
+        sub = stmt.order_by(None).subquery()
+        counts: dict[int | None, int] = {
+            stage_id: count
+            for stage_id, count in session.execute(
+                select(sub.c.stage_id, func.count()).group_by(sub.c.stage_id)
+            )
+        }
+        for stage_id in counts:
+            if stage_id not in columns:
+                stage = session.get(CodebookEntry, stage_id) if stage_id else None
+                columns[stage_id] = StageColumn(stage)
+        for stage_id, column in columns.items():
+            column.count = counts.get(stage_id, 0)
+            if not column.count:
+                continue
+            in_stage = stmt.where(
+                Deal.stage_id == stage_id if stage_id is not None else Deal.stage_id.is_(None)
+            )
+            column.totals = currency_totals(session, in_stage)
+            if not cards:
+                continue
+            column.deals = list(
+                session.scalars(
+                    in_stage.order_by(Deal.expected_close.asc().nulls_last(), Deal.id.asc()).limit(
+                        BOARD_CARDS
+                    )
+                ).unique()
+            )
+        return list(columns.values())
+
+    def by_salesperson(
+        self, session: Session, actor: User, filters: Mapping[str, str]
+    ) -> list[SalespersonPipeline]:
+        """Each salesperson's open deals that ``actor`` sees: counts per stage and totals per
+        currency, for a sales manager's overview."""
+        stmt, errors = self.filtered(session, actor, {**filters, "status": "open"})
+        if errors:
+            raise ValidationError(errors)
+        sub = stmt.order_by(None).subquery()
+        people: dict[int | None, SalespersonPipeline] = {}
+
+        def row(user_id: int | None) -> SalespersonPipeline:
+            if user_id not in people:
+                user = session.get(User, user_id) if user_id else None
+                people[user_id] = SalespersonPipeline(user)
+            return people[user_id]
+
+        for user_id, stage_id, count in session.execute(
+            select(sub.c.salesperson_id, sub.c.stage_id, func.count()).group_by(
+                sub.c.salesperson_id, sub.c.stage_id
+            )
+        ):
+            row(user_id).by_stage[stage_id] = count
+        for user_id, pipeline in people.items():
+            mine = stmt.where(
+                Deal.salesperson_id == user_id
+                if user_id is not None
+                else Deal.salesperson_id.is_(None)
+            )
+            pipeline.totals = currency_totals(session, mine)
+
+        def by_name(p: SalespersonPipeline) -> tuple[bool, str]:
+            return p.salesperson is None, fold(p.salesperson.name) if p.salesperson else ""
+
+        return sorted(people.values(), key=by_name)
 
     def as_dict(self, record: Deal) -> dict[str, Any]:
         out = super().as_dict(record)

@@ -39,7 +39,7 @@ from crm.permissions import (
     may_be_salesperson,
     visible,
 )
-from crm.text import N_, message
+from crm.text import N_, Text, message
 
 T = TypeVar("T")
 MAX_PER_PAGE = 500
@@ -53,6 +53,7 @@ NOT_YOURS_TO_DELETE = N_(
     "only the record's salesperson, a manager of its group or an administrator may delete it"
 )
 NOT_IN_GROUP = N_("must be a member of the record's group")
+NOT_A_FILTER = N_("is not a filter of this list")
 STALE = N_("someone else saved this record after you opened it; nothing was saved")
 SALESPERSON_ELSEWHERE = N_(
     "the salesperson is not a member of this group; choose one of its members as salesperson too"
@@ -313,23 +314,32 @@ class RecordService(Generic[T]):
     def base_query(self, actor: User) -> Select[Any]:
         return select(self.model).where(visible(actor, self.model))
 
-    def list(self, session: Session, actor: User, query: ListQuery) -> Page[T]:
+    def filtered(
+        self, session: Session, actor: User, filters: Mapping[str, str]
+    ) -> tuple[Select[Any], dict[str, str]]:
+        """The records ``actor`` sees that match ``filters`` (a list's query arguments), and
+        what is wrong with any filter (name -> message)."""
         stmt = self.base_query(actor)
         errors: dict[str, str] = {}
         custom = {cf.key: cf for cf in custom_fields_for(session, self.record_type)}
-        for name, raw in query.filters.items():
+        for name, raw in filters.items():
             try:
                 if name in self.filters:
                     stmt = stmt.where(self.filters[name](session, raw))
                 elif name.startswith("custom.") and name[7:] in custom:
                     stmt = stmt.where(self._custom_filter(session, custom[name[7:]], raw))
                 else:
-                    errors[name] = "is not a filter of this list"
+                    errors[name] = NOT_A_FILTER
             except ValueError as exc:
                 errors[name] = message(exc)
+        return stmt, errors
+
+    def list(self, session: Session, actor: User, query: ListQuery) -> Page[T]:
+        stmt, errors = self.filtered(session, actor, query.filters)
+        custom = {cf.key: cf for cf in custom_fields_for(session, self.record_type)}
         order = self._order(query.sort or self.default_sort, custom)
         if order is None:
-            errors["sort"] = "cannot sort by " + query.sort
+            errors["sort"] = Text(N_("cannot sort by %(key)s"), key=query.sort)
         if errors:
             raise ValidationError(errors)
         assert order is not None
@@ -372,6 +382,9 @@ class RecordService(Generic[T]):
             key, descending = (part[1:], True) if part.startswith("-") else (part, False)
             if key in self.sort_keys:
                 column = self.sort_keys[key]
+                if isinstance(column, tuple):  # e.g. currency first: values never mix
+                    *leading, column = column
+                    order.extend(c.asc() for c in leading)
             elif key == "id":
                 column = self.model.id
             elif key.startswith("custom.") and key[7:] in custom:

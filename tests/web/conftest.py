@@ -81,4 +81,4 @@ def log_in(page: Any, url: str, email: str) -> None:
     page.fill("#email", email)
     page.fill("#password", World.password)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/partners/")
+    page.wait_for_url(f"{url}/")

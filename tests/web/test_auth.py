@@ -42,7 +42,7 @@ def test_login_refuses_a_foreign_redirect(client: FlaskClient, world: World) -> 
                 "csrf_token": csrf_of(client),
             },
         )
-        assert response.headers["Location"] == "/partners/"
+        assert response.headers["Location"] == "/"
 
 
 def test_deactivated_user_is_logged_out(

@@ -76,7 +76,7 @@ def login_to(client: FlaskClient, world: World, raw_next: str) -> str:
 def test_login_never_sends_the_user_elsewhere(
     client: FlaskClient, world: World, target: str
 ) -> None:
-    assert login_to(client, world, target.replace("#", "%23")) == "/partners/"
+    assert login_to(client, world, target.replace("#", "%23")) == "/"
 
 
 @pytest.mark.parametrize("target", LOCAL)
@@ -109,13 +109,13 @@ def test_the_language_switch_never_sends_the_user_elsewhere(
     for target in [*FOREIGN, "/\t/evil.test", "/\n/evil.test", "/\r\n"]:
         response = post_form(client, "/language", {"language": "cs", "next": decoded(target)})
         went[target] = (response.status_code, response.headers.get("Location"))
-    assert {t: w for t, w in went.items() if w != (302, "/partners/")} == {}
+    assert {t: w for t, w in went.items() if w != (302, "/")} == {}
 
 
 def test_the_language_switch_works_logged_out_too(client: FlaskClient) -> None:
     client.get("/login")
     response = post_form(client, "/language", {"language": "cs", "next": "/\t/evil.test"})
-    assert response.headers["Location"] == "/partners/"
+    assert response.headers["Location"] == "/"
     response = post_form(client, "/language", {"language": "en", "next": "/login"})
     assert response.headers["Location"] == "/login"
 

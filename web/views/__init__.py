@@ -6,7 +6,29 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.views import activities, admin, audit_log, auth, deals, mail, partners, persons, system
+    from web.views import (
+        activities,
+        admin,
+        audit_log,
+        auth,
+        deals,
+        mail,
+        my_day,
+        partners,
+        persons,
+        system,
+    )
 
-    for module in (auth, partners, persons, deals, activities, mail, admin, system, audit_log):
+    for module in (
+        auth,
+        my_day,
+        partners,
+        persons,
+        deals,
+        activities,
+        mail,
+        admin,
+        system,
+        audit_log,
+    ):
         app.register_blueprint(module.bp)

@@ -49,7 +49,7 @@ def safe_next(target: str | None, default: str | None = None) -> str:
     protocol-relative URLs (``https:``, ``javascript:``, ``//host``), and the same hidden
     behind percent-encoding (``/%2F%2Fhost``, ``/%09/host``, encoded twice too), and
     anything longer than MAX_NEXT."""
-    fallback = default or url_for("partners.index")
+    fallback = default or url_for("my_day.home")
     if not target or len(target) > MAX_NEXT or "\\" in target:
         return fallback
     if any(_invisible(ch) for ch in target) or not _local_path(target):
@@ -61,13 +61,6 @@ def safe_next(target: str | None, default: str | None = None) -> str:
         if "\\" in visible or not _local_path(visible):
             return fallback
     return target
-
-
-@bp.get("/")
-def home() -> ResponseReturnValue:
-    if current_user() is None:
-        return redirect(url_for("auth.login"))
-    return redirect(url_for("partners.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

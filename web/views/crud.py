@@ -208,9 +208,11 @@ def record_list(
     template: str,
     *,
     default_sort: str = "",
+    summary: Callable[[ListQuery], dict[str, Any]] | None = None,
     **context: Any,
 ) -> ResponseReturnValue:
-    """A list page: filters, sort and page from the query string.
+    """A list page: filters, sort and page from the query string; ``summary`` adds what the
+    page says of the whole filtered list (e.g. its totals).
 
     A bad filter or sort shows the unfiltered list with the reason above it (400), so a
     mistyped bookmark still lands somewhere useful.
@@ -225,12 +227,14 @@ def record_list(
         page = service.list(unit, user, query)
     except ValidationError as exc:
         errors = exc.errors
-        page = service.list(unit, user, ListQuery(sort=default_sort))
+        query = ListQuery(sort=default_sort)
+        page = service.list(unit, user, query)
     return render_template(
         template,
         page=page,
         specs=specs,
         choices=choices_for(specs, user),
         filter_errors=errors,
+        **(summary(query) if summary else {}),
         **context,
     ), 400 if errors else 200

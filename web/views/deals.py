@@ -8,23 +8,24 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from crm.errors import Conflict, ValidationError
+from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.fields import FieldSpec
 from crm.models import User
 from crm.permissions import may_assign
 from crm.services import codebooks
 from crm.services.activities import ACTION_TITLES, DEAL_ACTIONS, activities
-from crm.services.deals import deals
+from crm.services.deals import BOARD_CARDS, deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
 from crm.wording import written
 from mail_archive.service import list_messages
 from web import db
-from web.i18n import entry_label
+from web.i18n import entry_label, translate
 from web.security import login_required, require_user
+from web.views.auth import safe_next
 from web.views.common import form_specs
-from web.views.crud import delete_record, record_form, record_list
+from web.views.crud import delete_record, form_version, record_form, record_list
 from web.views.forms import choices_for
 from web.views.history import history
 
@@ -43,7 +44,112 @@ def partner_choices(user: User) -> list[tuple[int, str]]:
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    return record_list(deals, require_user(), "deals/list.html")
+    user = require_user()
+    return record_list(
+        deals,
+        user,
+        "deals/list.html",
+        summary=lambda query: {"totals": deals.totals(db.session(), user, query.filters)},
+    )
+
+
+# What narrows the pipeline board and the salespeople's overview (the list's own filters).
+BOARD_FILTERS = ("salesperson_id", "group_id", "currency", "type", "q")
+
+
+def _board_filters() -> dict[str, str]:
+    return {k: v for k in BOARD_FILTERS if (v := request.args.get(k, "").strip())}
+
+
+@bp.get("/board")
+@login_required
+def board() -> ResponseReturnValue:
+    """The open deals by stage; a card moves to another stage by drag and drop or with its
+    own stage select (keyboard, no JavaScript) under the same rules as the deal form."""
+    user = require_user()
+    session = db.session()
+    filters = _board_filters()
+    errors: dict[str, str] = {}
+    try:
+        columns = deals.pipeline(session, user, filters)
+    except ValidationError as exc:
+        errors, filters = exc.errors, {}
+        columns = deals.pipeline(session, user, {})
+    specs = form_specs(deals)
+    return render_template(
+        "deals/board.html",
+        columns=columns,
+        stages=deals.stages(session),
+        filters=filters,
+        filter_errors=errors,
+        choices=choices_for(specs, user),
+        card_limit=BOARD_CARDS,
+    ), 400 if errors else 200
+
+
+@bp.get("/board/salespeople")
+@login_required
+def salespeople() -> ResponseReturnValue:
+    """Each salesperson's open pipeline (what the viewer may see): a sales manager's view."""
+    user = require_user()
+    session = db.session()
+    filters = _board_filters()
+    errors: dict[str, str] = {}
+    try:
+        rows = deals.by_salesperson(session, user, filters)
+    except ValidationError as exc:
+        errors, filters = exc.errors, {}
+        rows = deals.by_salesperson(session, user, {})
+    stages = deals.stages(session)
+    shown = {s.id for s in stages}
+    extra = sorted({sid for r in rows for sid in r.by_stage if sid not in shown}, key=str)
+    return render_template(
+        "deals/salespeople.html",
+        rows=rows,
+        stages=stages,
+        extra_stages=extra,
+        filters=filters,
+        filter_errors=errors,
+        choices=choices_for(form_specs(deals), user),
+    ), 400 if errors else 200
+
+
+@bp.post("/<int:deal_id>/stage")
+@login_required
+def move(deal_id: int) -> ResponseReturnValue:
+    """Move a deal to another stage from the board: the deal form's rules and its version
+    check (someone who changed the deal meanwhile is not overwritten)."""
+    user = require_user()
+    session = db.session()
+    back = safe_next(request.form.get("next"), url_for("deals.board"))
+    if not request.form.get("stage", "").strip():
+        flash(_("The deal was not moved: choose a stage."), "error")
+        return redirect(back)
+    try:
+        deal = deals.update(
+            session,
+            user,
+            deal_id,
+            {"stage": request.form.get("stage", "")},
+            expected_version=form_version(),
+        )
+    except ValidationError as exc:
+        session.rollback()
+        problem = "; ".join(translate(m) for m in exc.errors.values())
+        flash(_("The deal was not moved: %(problem)s", problem=problem), "error")
+        return redirect(back)
+    except StaleRecord:
+        session.rollback()
+        flash(
+            _("Someone else changed this deal meanwhile; the board shows it as saved now."), "error"
+        )
+        return redirect(back)
+    db.commit()
+    flash(
+        _("%(deal)s moved to %(stage)s.", deal=deal.title, stage=entry_label(deal.stage)),
+        "success",
+    )
+    return redirect(back)
 
 
 @bp.get("/<int:deal_id>")

@@ -32,6 +32,8 @@ ACTIONS = (
     "create",
     "update",
     "delete",
+    "restore",
+    "purge",
     "link",
     "unlink",
     "dismiss",

@@ -255,6 +255,15 @@ class Versioned:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
+class Trashable:
+    """A record that goes to the trash when deleted (crm.trash): ``deleted_at`` set, it is
+    invisible to everyone (crm.permissions.visible) until an administrator restores it, and
+    gone for good after TRASH_DAYS."""
+
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class Scoped:
     """The fields the permission rule reads (crm.permissions.visible)."""
 
@@ -264,7 +273,7 @@ class Scoped:
     private: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Partner(Versioned, Scoped, Base):
+class Partner(Versioned, Trashable, Scoped, Base):
     __tablename__ = "partners"
     __table_args__ = (Index("ix_partners_group_name", "group_id", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -317,7 +326,7 @@ class PartnerDomain(Base):
     domain: Mapped[str] = mapped_column(String(253), primary_key=True, index=True)
 
 
-class Person(Versioned, Base):
+class Person(Versioned, Trashable, Base):
     """A contact person of a partner; visible exactly when the partner is."""
 
     __tablename__ = "persons"
@@ -347,7 +356,7 @@ class Person(Versioned, Base):
     partner: Mapped[Partner] = relationship(lazy="joined")
 
 
-class Deal(Versioned, Scoped, Base):
+class Deal(Versioned, Trashable, Scoped, Base):
     __tablename__ = "deals"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -379,7 +388,7 @@ class Deal(Versioned, Scoped, Base):
     group: Mapped[Group | None] = relationship(lazy="joined")
 
 
-class Activity(Versioned, Scoped, Base):
+class Activity(Versioned, Trashable, Scoped, Base):
     """A task, call, meeting, letter or note; salesperson_id is the assignee."""
 
     __tablename__ = "activities"

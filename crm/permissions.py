@@ -1,6 +1,6 @@
 """Who sees what: the one rule that the web UI, the API, search, CalDAV and feeds all call.
 
-- admins see every record;
+- admins see every record (but none in the trash: ``deleted_at`` set hides it from all);
 - managers see every record of their groups, private ones included;
 - salespeople see the shared records of their groups and every record they are salesperson of.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from crm.errors import NotFound, PermissionDenied
@@ -41,19 +41,26 @@ def register_rule(model: type, rule: Rule) -> None:
 
 
 def visible(user: User, model: Any) -> ColumnElement[bool]:
-    """The SQL condition under which ``user`` may see a row of ``model``."""
+    """The SQL condition under which ``user`` may see a row of ``model``. A record in the trash
+    (``deleted_at`` set) is seen by no one, admins included: only the trash lists it."""
     rule = RULES.get(model)
     if rule is not None:
         return rule(user)
     if model is Person:
-        return Person.partner_id.in_(select(Partner.id).where(visible(user, Partner)))
+        return and_(
+            Person.deleted_at.is_(None),
+            Person.partner_id.in_(select(Partner.id).where(visible(user, Partner))),
+        )
+    alive: ColumnElement[bool] = model.deleted_at.is_(None)
     if user.role == "admin":
-        return true()
+        return alive
     groups = user.group_ids
     in_groups = model.group_id.in_(groups) if groups else false()
     if user.role == "manager":
-        return or_(in_groups, model.salesperson_id == user.id)
-    return or_(and_(in_groups, model.private.is_(False)), model.salesperson_id == user.id)
+        return and_(alive, or_(in_groups, model.salesperson_id == user.id))
+    return and_(
+        alive, or_(and_(in_groups, model.private.is_(False)), model.salesperson_id == user.id)
+    )
 
 
 def load_visible(session: Session, user: User, model: type[T], record_id: int) -> T:

@@ -58,19 +58,27 @@ class Directory:
     def load(cls, session: Session) -> Directory:
         persons: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         partner_of_person: dict[int, int] = {}
+        # nothing in the trash files mail (crm.trash): its partner, persons and domains wait
+        live_partners = select(Partner.id).where(Partner.deleted_at.is_(None))
         for pid, partner_id, emails in session.execute(
-            select(Person.id, Person.partner_id, Person.emails)
+            select(Person.id, Person.partner_id, Person.emails).where(
+                Person.deleted_at.is_(None), Person.partner_id.in_(live_partners)
+            )
         ):
             partner_of_person[pid] = partner_id
             for e in emails or []:
                 persons[e.strip().lower()].append((pid, partner_id))
         partner_emails: defaultdict[str, list[int]] = defaultdict(list)
-        for partner_id, emails in session.execute(select(Partner.id, Partner.emails)):
+        for partner_id, emails in session.execute(
+            select(Partner.id, Partner.emails).where(Partner.deleted_at.is_(None))
+        ):
             for e in emails or []:
                 partner_emails[e.strip().lower()].append(partner_id)
         domains: defaultdict[str, list[int]] = defaultdict(list)
         for partner_id, domain in session.execute(
-            select(PartnerDomain.partner_id, PartnerDomain.domain)
+            select(PartnerDomain.partner_id, PartnerDomain.domain).where(
+                PartnerDomain.partner_id.in_(live_partners)
+            )
         ):
             domains[domain.lower()].append(partner_id)
         return cls(
@@ -85,24 +93,28 @@ class Directory:
 @dataclass
 class Sight:
     """What one user may see, as far as the filing rules ask, read once per pass: the ids of
-    the partners (None: all, an admin), and the deals asked about so far (deal -> its partner,
-    None when the user cannot see the deal)."""
+    the partners (None: all but those in the trash, an admin), and the deals asked about so
+    far (deal -> its partner, None when the user cannot see the deal)."""
 
     user_id: int
     partners: frozenset[int] | None
     deals: dict[int, int | None] = field(default_factory=dict)
+    trashed: frozenset[int] = frozenset()
 
     @classmethod
     def load(cls, session: Session, user: User) -> Sight:
         if user.role == "admin":
-            return cls(user.id, None)
+            trashed = session.scalars(select(Partner.id).where(Partner.deleted_at.is_not(None)))
+            return cls(user.id, None, trashed=frozenset(trashed))
         ids = session.scalars(select(Partner.id).where(visible(user, Partner)))
         return cls(user.id, frozenset(ids))
 
     def partner(self, partner_id: int | None) -> bool:
         if partner_id is None:
             return False
-        return self.partners is None or partner_id in self.partners
+        if self.partners is None:
+            return partner_id not in self.trashed
+        return partner_id in self.partners
 
     def deal(self, session: Session, deal_id: int) -> tuple[bool, int | None]:
         """(the user sees the deal, its partner if they see that too)."""

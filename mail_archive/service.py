@@ -497,3 +497,15 @@ def newest_for_salesperson(session: Session, user: User, limit: int = 8) -> list
             .limit(limit)
         )
     )
+
+
+def filed_count(session: Session, user: User, record_type: str, record_id: int) -> int:
+    """How many messages ``user`` sees filed to the record (a delete names what goes with it)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(_linked_to(record_type, record_id), visible(user, Message))
+        )
+        or 0
+    )

@@ -206,7 +206,12 @@ def compiled_translations() -> None:
 from tests.servers.fixtures import *  # noqa: E402, F403  (dovecot, imap_user, smtp_server)
 
 
-def count(database: Database, model: type) -> int:
-    """Rows of a table, read outside any test transaction."""
+def count(database: Database, model: type, *, trashed: bool = False) -> int:
+    """Rows of a table, read outside any test transaction; of a table whose deleted records go
+    to the trash (crm.trash), those not in it (with ``trashed``: those in it)."""
+    query = select(func.count()).select_from(model)
+    if hasattr(model, "deleted_at"):
+        in_trash = model.deleted_at.is_not(None)  # type: ignore[attr-defined]
+        query = query.where(in_trash if trashed else ~in_trash)
     with database.session(write=False) as s:
-        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+        return int(s.scalar(query) or 0)

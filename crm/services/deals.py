@@ -38,11 +38,13 @@ from crm.services.records import (
     visible_ref,
     write_outbox,
 )
-from crm.text import fold, folded_key, message
+from crm.text import N_, fold, folded_key, message
 
 TITLE_KEY = column_length(Deal, "title_key")
 
 
+ALREADY_CLOSED = {"won": N_("the deal is already won"), "lost": N_("the deal is already lost")}
+HAS_ACTIVITIES = N_("the deal has activities; close it as lost to keep its history")
 # A pipeline board shows this many deals of a stage; the rest are a click away in the list.
 BOARD_CARDS = 50
 
@@ -186,8 +188,12 @@ class DealService(RecordService[Deal]):
 
     def check_delete(self, session: Session, actor: User, record: Deal) -> None:
         super().check_delete(session, actor, record)
-        if session.scalar(select(Activity.id).where(Activity.deal_id == record.id).limit(1)):
-            raise Conflict("the deal has activities; close it as lost to keep its history")
+        if session.scalar(
+            select(Activity.id)
+            .where(Activity.deal_id == record.id, Activity.deleted_at.is_(None))
+            .limit(1)
+        ):
+            raise Conflict(HAS_ACTIVITIES)
 
     def close(
         self,
@@ -201,7 +207,7 @@ class DealService(RecordService[Deal]):
         """Close as won or lost with a reason and a note (the deal action "Close")."""
         deal = self.get(session, actor, deal_id)
         if deal.status != "open":
-            raise Conflict(f"the deal is already {deal.status}")
+            raise Conflict(ALREADY_CLOSED[deal.status])
         errors: dict[str, str] = {}
         status = data.get("status")
         if status not in ("won", "lost"):

@@ -36,6 +36,11 @@ from crm.services.records import (
 from crm.text import N_, Text, fold, folded_key
 
 NAME_KEY = column_length(Partner, "name_key")
+HAS_DEALS = N_("the partner has deals; close or move them, or set it passive")
+HAS_ACTIVITIES = N_("the partner has activities; set it passive to keep its history")
+# Deals and activities in the trash do not hold their partner back.
+LIVE_DEAL = Deal.deleted_at.is_(None)
+LIVE_ACTIVITY = Activity.deleted_at.is_(None)
 
 
 def no_public_domains(session: Session, domains: list[str]) -> list[str]:
@@ -213,10 +218,12 @@ class PartnerService(RecordService[Partner]):
 
     def check_delete(self, session: Session, actor: User, record: Partner) -> None:
         super().check_delete(session, actor, record)
-        if session.scalar(select(Deal.id).where(Deal.partner_id == record.id).limit(1)):
-            raise Conflict("the partner has deals; close or move them, or set it passive")
-        if session.scalar(select(Activity.id).where(Activity.partner_id == record.id).limit(1)):
-            raise Conflict("the partner has activities; set it passive to keep its history")
+        if session.scalar(select(Deal.id).where(Deal.partner_id == record.id, LIVE_DEAL).limit(1)):
+            raise Conflict(HAS_DEALS)
+        if session.scalar(
+            select(Activity.id).where(Activity.partner_id == record.id, LIVE_ACTIVITY).limit(1)
+        ):
+            raise Conflict(HAS_ACTIVITIES)
 
     def as_dict(self, record: Partner) -> dict[str, Any]:
         out = super().as_dict(record)

@@ -30,7 +30,9 @@ from crm.models import (
     Group,
     Partner,
     Scoped,
+    Trashable,
     User,
+    utcnow,
 )
 from crm.permissions import (
     assignable_group,
@@ -483,9 +485,13 @@ class RecordService(Generic[T]):
         self.check_delete(session, actor, record)
         gone = {self.title_attr: (audit_value(getattr(record, self.title_attr, None)), None)}
         # what follows the record's visibility (a partner's persons, the mail filed to it)
-        # learns it is gone, found while it is still there
+        # learns it is gone
         outbox.visibility_changed(session, self.record_type, [record_id], ["deleted"])
-        session.delete(record)
+        if isinstance(record, Trashable):  # to the trash: an admin may restore it (crm.trash)
+            record.deleted_at = utcnow()
+            record.deleted_by_id = actor.id
+        else:
+            session.delete(record)
         self.flush_versioned(session, record)
         write_outbox(session, self.record_type, record_id, "delete")
         audit.record(session, actor, "delete", self.record_type, record_id, gone)

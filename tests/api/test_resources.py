@@ -400,6 +400,7 @@ def test_delete_answers_204_and_the_record_is_gone(
     response = api.delete(url(case, created["id"]))
     assert response.status_code == 204 and response.get_data() == b""
     assert count(database, case.model) == before - 1
+    assert count(database, case.model, trashed=True) == 1  # an admin may restore it
     again = api.get(url(case, created["id"]))
     assert again.status_code == 404 and again.get_json()["error"]["code"] == "not_found"
     assert api.delete(url(case, created["id"])).status_code == 404

@@ -57,7 +57,8 @@ def test_a_save_based_on_an_old_version_is_refused_with_who_and_when(
         partners.delete(s, world.manager_a, partner_id, expected_version=1)
     with database.session() as s:
         partners.delete(s, world.manager_a, partner_id, expected_version=2)
-        assert s.get(Partner, partner_id) is None
+        gone = s.get(Partner, partner_id)
+        assert gone is not None and gone.deleted_at is not None  # in the trash
 
 
 def test_no_expected_version_keeps_saving_as_before(database: Database, world: World) -> None:

@@ -250,8 +250,9 @@ def test_edit_and_delete(
         spare = deals.create(s, world.sales_a, {"title": "Oplocení", "partner_id": dossier.partner})
     deleted = post_form(client, f"/deals/{spare.id}/delete", {})
     assert deleted.headers["Location"] == f"/partners/{dossier.partner}"
-    assert "Deal deleted." in flashes(
-        client.get(deleted.headers["Location"]).get_data(as_text=True)
+    assert any(
+        f.startswith("Deal deleted.")
+        for f in flashes(client.get(deleted.headers["Location"]).get_data(as_text=True))
     )
     assert client.get(f"/deals/{spare.id}").status_code == 404
     assert count(database, Deal) == 1

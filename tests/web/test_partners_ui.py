@@ -17,7 +17,8 @@ from tests.conftest import World, login, post_form
 
 def partner_count(database: Database) -> int:
     with database.session() as s:
-        return int(s.scalar(select(func.count()).select_from(Partner)) or 0)
+        live = Partner.deleted_at.is_(None)  # deleted ones wait in the trash
+        return int(s.scalar(select(func.count()).select_from(Partner).where(live)) or 0)
 
 
 def test_create_show_edit_delete(client: FlaskClient, world: World, database: Database) -> None:

@@ -72,7 +72,8 @@ def test_create_from_the_partner_page_show_edit_delete(
     assert deleted.status_code == 302
     assert deleted.headers["Location"] == f"/partners/{dossier.partner}"
     after = client.get(deleted.headers["Location"]).get_data(as_text=True)
-    assert "Person deleted." in flashes(after) and "Petra Kučerová" not in after
+    assert any(f.startswith("Person deleted.") for f in flashes(after))
+    assert "Petra Kučerová" not in after
     assert client.get(person_url).status_code == 404
     assert count(database, Person) == 1
 

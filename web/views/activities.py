@@ -110,13 +110,14 @@ def done(activity_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/<int:activity_id>/delete")
+@bp.route("/<int:activity_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(activity_id: int) -> ResponseReturnValue:
     return delete_record(
         activities,
         require_user(),
         activity_id,
+        heading=lambda activity: _("Delete the activity “%(name)s”?", name=activity.title),
         deleted_message=_("Activity deleted."),
         then=lambda: url_for("activities.index"),
         on_conflict=lambda: url_for("activities.show", activity_id=activity_id),

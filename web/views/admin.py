@@ -9,13 +9,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from crm import trash
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.letterhead import MAX_LOGO_BYTES
 from crm.models import CUSTOM_FIELD_TYPES, RECORD_TYPES, ROLES
 from crm.services import codebooks, owner_companies, profiles, users
 from web import db
 from web.files import blob_store, send_blob
+from web.i18n import translate
 from web.security import admin_required, renew_session, require_user
+from web.views.mail import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -329,3 +332,36 @@ def company_logo(company_id: int) -> ResponseReturnValue:
     if not company.logo_sha256:
         raise NotFound("this owner company has no logo")
     return send_blob(company.logo_sha256, company.logo_type, f"logo-{company.id}")
+
+
+@bp.get("/trash")
+@admin_required
+def trash_list() -> ResponseReturnValue:
+    """Deleted partners, persons, deals and activities, restorable for TRASH_DAYS days."""
+    page = trash.items(db.session(), require_user(), page=page_number())
+    return render_template("admin/trash.html", page=page, trash_days=trash.TRASH_DAYS)
+
+
+@bp.post("/trash/<record_type>/<int:record_id>/restore")
+@admin_required
+def trash_restore(record_type: str, record_id: int) -> ResponseReturnValue:
+    session = db.session()
+    try:
+        record = trash.restore(session, require_user(), record_type, record_id)
+    except Conflict as exc:
+        session.rollback()
+        flash(translate(exc.message), "error")
+        return redirect(url_for("admin.trash_list"))
+    db.commit()
+    flash(_("Restored: %(name)s.", name=getattr(record, trash.TITLES[record_type])), "success")
+    arguments: dict[str, Any] = {f"{record_type}_id": record_id}
+    return redirect(url_for(RESTORED_PAGES[record_type], **arguments))
+
+
+# where a restored record opens
+RESTORED_PAGES = {
+    "partner": "partners.show",
+    "person": "persons.show",
+    "deal": "deals.show",
+    "activity": "activities.show",
+}

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.models import User
 from crm.services.records import Duplicate, ListQuery, RecordService
+from crm.trash import TRASH_DAYS
 from web import db
 from web.i18n import translate
 from web.views.common import form_data, form_specs, form_values, list_query
@@ -188,17 +189,44 @@ def delete_record(
     user: User,
     record_id: int,
     *,
+    heading: Callable[[Any], str],
+    goes_with: Callable[[Any], list[str]] = lambda _record: [],
     deleted_message: str,
     then: Callable[[], str],
     on_conflict: Callable[[], str],
 ) -> ResponseReturnValue:
+    """GET asks (``heading``, what goes with the record: ``goes_with``, that it goes to the
+    trash), or says why it cannot be deleted; POST deletes it."""
+    unit = db.session()
+    if request.method == "GET":
+        record = service.get(unit, user, record_id)
+        refusal = None
+        try:
+            service.check_delete(unit, user, record)
+        except Conflict as exc:
+            refusal = translate(exc.message)
+        return render_template(
+            "confirm_delete.html",
+            heading=heading(record),
+            goes_with=goes_with(record),
+            refusal=refusal,
+            cancel=on_conflict(),
+            version=getattr(record, "version", None),
+            trash_days=TRASH_DAYS,
+        ), 409 if refusal else 200
     try:
-        service.delete(db.session(), user, record_id)
-    except Conflict as exc:
+        service.delete(unit, user, record_id, expected_version=form_version())
+    except (Conflict, StaleRecord) as exc:  # or someone changed it after the question
         flash(translate(exc.message), "error")
         return redirect(on_conflict())
     db.commit()
-    flash(deleted_message, "success")
+    flash(
+        f"{deleted_message} "
+        + _(
+            "An administrator can restore it from the trash within %(days)s days.", days=TRASH_DAYS
+        ),
+        "success",
+    )
     return redirect(then())
 
 

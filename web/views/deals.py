@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm.errors import Conflict, StaleRecord, ValidationError
 from crm.fields import FieldSpec
-from crm.models import User
+from crm.models import Deal, User
 from crm.permissions import may_assign
 from crm.services import codebooks
 from crm.services.activities import ACTION_TITLES, DEAL_ACTIONS, activities
@@ -19,7 +20,7 @@ from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
 from crm.wording import written
-from mail_archive.service import list_messages
+from mail_archive.service import filed_count, list_messages
 from web import db
 from web.i18n import entry_label, translate
 from web.security import login_required, require_user
@@ -211,15 +212,31 @@ def edit(deal_id: int) -> ResponseReturnValue:
     return _form(deal_id)
 
 
-@bp.post("/<int:deal_id>/delete")
+@bp.route("/<int:deal_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(deal_id: int) -> ResponseReturnValue:
     user = require_user()
-    partner_id = deals.get(db.session(), user, deal_id).partner_id
+    session = db.session()
+    partner_id = deals.get(session, user, deal_id).partner_id
+
+    def goes_with(deal: Deal) -> list[str]:
+        mail = filed_count(session, user, "deal", deal.id)
+        if not mail:
+            return []
+        return [
+            ngettext(
+                "%(num)s filed message: it stays in the archive, no longer filed to the deal",
+                "%(num)s filed messages: they stay in the archive, no longer filed to the deal",
+                mail,
+            )
+        ]
+
     return delete_record(
         deals,
         user,
         deal_id,
+        heading=lambda deal: _("Delete the deal “%(name)s”?", name=deal.title),
+        goes_with=goes_with,
         deleted_message=_("Deal deleted."),
         then=lambda: url_for("partners.show", partner_id=partner_id),
         on_conflict=lambda: url_for("deals.show", deal_id=deal_id),

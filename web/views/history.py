@@ -62,6 +62,8 @@ ACTION_LABELS = {
     "create": N_("created"),
     "update": N_("changed"),
     "delete": N_("deleted"),
+    "restore": N_("restored from the trash"),
+    "purge": N_("removed from the trash for good"),
     "link": N_("linked a message"),
     "unlink": N_("unlinked a message"),
     "dismiss": N_("dismissed"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm.errors import DossierError
+from crm.models import Partner
 from crm.permissions import may_assign
 from crm.services.activities import activities
 from crm.services.deals import deals
@@ -15,6 +17,7 @@ from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
 from crm.timeline import partner_timeline
+from mail_archive.service import filed_count
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -117,13 +120,43 @@ def edit(partner_id: int) -> ResponseReturnValue:
     return _form(partner_id)
 
 
-@bp.post("/<int:partner_id>/delete")
+@bp.route("/<int:partner_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(partner_id: int) -> ResponseReturnValue:
+    user = require_user()
+    session = db.session()
+
+    def goes_with(partner: Partner) -> list[str]:
+        people = persons.list(
+            session, user, ListQuery({"partner_id": str(partner.id)}, per_page=1)
+        ).total
+        mail = filed_count(session, user, "partner", partner.id)
+        lines = []
+        if people:
+            lines.append(ngettext("%(num)s contact person", "%(num)s contact persons", people))
+        if mail:
+            lines.append(
+                ngettext(
+                    "%(num)s filed message: it stays in the archive, no longer filed here",
+                    "%(num)s filed messages: they stay in the archive, no longer filed here",
+                    mail,
+                )
+            )
+        if partner.domains:
+            lines.append(
+                _(
+                    "its mail domains (%(domains)s) stop filing mail",
+                    domains=", ".join(partner.domains),
+                )
+            )
+        return lines
+
     return delete_record(
         partners,
-        require_user(),
+        user,
         partner_id,
+        heading=lambda partner: _("Delete the partner “%(name)s”?", name=partner.name),
+        goes_with=goes_with,
         deleted_message=_("Partner deleted."),
         then=lambda: url_for("partners.index"),
         on_conflict=lambda: url_for("partners.show", partner_id=partner_id),

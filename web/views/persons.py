@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from crm.models import Person
 from crm.permissions import may_assign
@@ -14,7 +15,7 @@ from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
 from crm.vocative import salutations as suggested
-from mail_archive.service import list_messages
+from mail_archive.service import filed_count, list_messages
 from web import db
 from web.security import login_required, require_user
 from web.views.common import form_specs
@@ -93,15 +94,31 @@ def edit(person_id: int) -> ResponseReturnValue:
     return _form(person_id)
 
 
-@bp.post("/<int:person_id>/delete")
+@bp.route("/<int:person_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(person_id: int) -> ResponseReturnValue:
     user = require_user()
-    partner_id = persons.get(db.session(), user, person_id).partner_id
+    session = db.session()
+    partner_id = persons.get(session, user, person_id).partner_id
+
+    def goes_with(person: Person) -> list[str]:
+        mail = filed_count(session, user, "person", person.id)
+        if not mail:
+            return []
+        return [
+            ngettext(
+                "%(num)s filed message: it stays in the archive, no longer filed to the person",
+                "%(num)s filed messages: they stay in the archive, no longer filed to the person",
+                mail,
+            )
+        ]
+
     return delete_record(
         persons,
         user,
         person_id,
+        heading=lambda person: _("Delete the person “%(name)s”?", name=person.name),
+        goes_with=goes_with,
         deleted_message=_("Person deleted."),
         then=lambda: url_for("partners.show", partner_id=partner_id),
         on_conflict=lambda: url_for("persons.show", person_id=person_id),

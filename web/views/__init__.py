@@ -6,7 +6,18 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from web.views import activities, admin, audit_log, auth, deals, mail, partners, persons, system
+    from web.views import (
+        activities,
+        admin,
+        audit_log,
+        auth,
+        deals,
+        mail,
+        mail_accounts,  # noqa: F401  (its pages are on mail's blueprint)
+        partners,
+        persons,
+        system,
+    )
 
     for module in (auth, partners, persons, deals, activities, mail, admin, system, audit_log):
         app.register_blueprint(module.bp)

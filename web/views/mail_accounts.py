@@ -214,6 +214,7 @@ def status_lines(
 
 
 def _status_answer(found: MailAccount) -> ResponseReturnValue:
+    db.session().refresh(found)  # a pass in another session or process may have moved it
     lines, running = status_lines(found, _tests().get(found.id))
     test = _tests().get(found.id)
     body = {
@@ -238,7 +239,6 @@ def account_status(account_id: int) -> ResponseReturnValue:
     """What the account's connection test and sync are doing, for the page's poll
     (web/static/account-status.js)."""
     found = account_service.load_account(db.session(), require_user(), account_id)
-    db.session().expire(found)  # a pass in another session may have moved it
     return _status_answer(found)
 
 
@@ -293,8 +293,7 @@ def account_sync(account_id: int) -> ResponseReturnValue:
     if not sync_now(current_app, db.database(), found.id):
         _tests().start(found.id, then_sync=True)
     if _wants_json():
-        found = account_service.load_account(db.session(), user, account_id)
-        return _status_answer(found)
+        return _status_answer(account_service.load_account(db.session(), user, account_id))
     return redirect(url_for("mail.account", account_id=account_id))
 
 

@@ -11,12 +11,16 @@ from sqlalchemy.orm import Session
 
 from connector import secrets
 from connector.models import SECURITIES, MailAccount
+from connector.presets import BY_KEY, IMAP_PORTS, SMTP_PORTS, preset_of_host
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import User
 from crm.settings import Settings, secret_from_env
 from crm.text import Text
 
-DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
+DEFAULT_PORTS = IMAP_PORTS
+# Ports whose security is fixed (RFC 8314 §3.3, RFC 6409): the other choice there never works.
+TLS_ONLY = {993: "imap", 465: "smtp"}
+PLAIN_FIRST = {143: "imap", 587: "smtp", 25: "smtp"}
 
 
 class AccountError(DossierError):
@@ -44,10 +48,60 @@ class AccountInput:
     smtp_host: str = ""
     smtp_port: int | None = None
     smtp_security: str = "starttls"
+    preset: str = ""  # connector.presets: fills the servers left empty
+
+
+def apply_preset(data: AccountInput) -> dict[str, str]:
+    """The preset's servers where the form left them empty (the form without JavaScript);
+    the errors of an unknown preset or of a password for one that takes none."""
+    if not data.preset:
+        return {}
+    preset = BY_KEY.get(data.preset)
+    if preset is None:
+        return {
+            "preset": Text(
+                "%(preset)s is not one of the providers offered: choose one from the list, or "
+                "“Other provider” and enter the servers",
+                preset=data.preset[:50],
+            )
+        }
+    if not data.host.strip():
+        data.host, data.port, data.security = (
+            preset.imap_host,
+            preset.imap_port,
+            preset.imap_security,
+        )
+    if not data.smtp_host.strip():
+        data.smtp_host, data.smtp_port, data.smtp_security = (
+            preset.smtp_host,
+            preset.smtp_port,
+            preset.smtp_security,
+        )
+    return {}
+
+
+def _port_errors(kind: str, security: str, port: int | None) -> str | None:
+    """A port whose security is fixed, with the other choice: it could never connect."""
+    if port is None or security not in SECURITIES:
+        return None
+    ports = IMAP_PORTS if kind == "imap" else SMTP_PORTS
+    if security != "tls" and TLS_ONLY.get(port) == kind:
+        return Text(
+            "port %(port)s is for SSL/TLS: choose SSL/TLS, or port %(other)s for STARTTLS",
+            port=port,
+            other=ports["starttls"],
+        )
+    if security == "tls" and PLAIN_FIRST.get(port) == kind:
+        return Text(
+            "port %(port)s is for STARTTLS: choose STARTTLS, or port %(other)s for SSL/TLS",
+            port=port,
+            other=ports["tls"],
+        )
+    return None
 
 
 def add_account(session: Session, settings: Settings, data: AccountInput) -> MailAccount:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = apply_preset(data)
     name = data.name.strip()
     if not name or len(name) > 100:
         errors["name"] = "is required (at most 100 characters)"
@@ -56,10 +110,14 @@ def add_account(session: Session, settings: Settings, data: AccountInput) -> Mai
     if not data.host.strip() or any(c.isspace() for c in data.host.strip()):
         errors["host"] = "is required: the IMAP server's name"
     if data.security not in SECURITIES:
-        errors["security"] = "must be tls, starttls or none"
+        errors["security"] = Text(
+            "unknown security %(value)s: choose SSL/TLS, STARTTLS or none", value=data.security[:20]
+        )
     port = data.port or DEFAULT_PORTS.get(data.security, 993)
     if not 1 <= port <= 65535:
         errors["port"] = "must be between 1 and 65535"
+    elif mismatch := _port_errors("imap", data.security, port):
+        errors["port"] = mismatch
     if not data.username.strip():
         errors["username"] = "is required"
     ways = [bool(data.password_env), bool(data.password), bool(data.oauth_command)]
@@ -76,9 +134,24 @@ def add_account(session: Session, settings: Settings, data: AccountInput) -> Mai
     if user is None:
         errors["user"] = f"no user {data.user_email}"
     if data.smtp_security not in SECURITIES:
-        errors["smtp_security"] = "must be tls, starttls or none"
+        errors["smtp_security"] = Text(
+            "unknown security %(value)s: choose SSL/TLS, STARTTLS or none",
+            value=data.smtp_security[:20],
+        )
     if data.smtp_port is not None and not 1 <= data.smtp_port <= 65535:
         errors["smtp_port"] = "must be between 1 and 65535"
+    elif data.smtp_host.strip() and (
+        mismatch := _port_errors("smtp", data.smtp_security, data.smtp_port)
+    ):
+        errors["smtp_port"] = mismatch
+    oauth_only = BY_KEY.get(data.preset) or preset_of_host(data.host)
+    if oauth_only is not None and oauth_only.oauth_only and not data.oauth_command:
+        errors["password"] = Text(
+            "%(provider)s accepts no passwords from mail programs, only OAuth2: ask your "
+            "administrator to add this account with a token command (dossier account add imap "
+            "--oauth-command)",
+            provider="Microsoft 365",
+        )
     errors.update(_server_errors(settings, data, port))
     if errors:
         raise ValidationError(errors)
@@ -117,7 +190,7 @@ def _server_errors(settings: Settings, data: AccountInput, port: int) -> dict[st
         return {"host": exc.message}
     servers = [("host", data.host.strip(), port)]
     if data.smtp_host.strip():
-        smtp_port = data.smtp_port or (465 if data.smtp_security == "tls" else 587)
+        smtp_port = data.smtp_port or SMTP_PORTS.get(data.smtp_security, 587)
         servers.append(("smtp_host", data.smtp_host.strip(), smtp_port))
     for field_name, host, server_port in servers:
         if not host or any(c.isspace() for c in host) or not 1 <= server_port <= 65535:

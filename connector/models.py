@@ -19,7 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.models import Base, User, UTCDateTime, utcnow
 from crm.text import Text as UserText  # a translatable message (Text here is the column type)
 
-SECURITIES = ("tls", "starttls", "none")
+SECURITIES = ("tls", "starttls", "none")  # tls: SSL/TLS from the first byte (993, 465)
+QUEUED, RUNNING = "queued", "running"  # MailAccount.sync_state; "" when no pass is under way
 
 
 class MailAccount(Base):
@@ -52,6 +53,14 @@ class MailAccount(Base):
     # the same as a message template and its values, for the UI to translate (set_error)
     last_error_text: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The sync pass as its page follows it, whichever process runs it (connector.sync):
+    # queued ("Sync now" asked a worker), running (with the messages read and filed so far,
+    # written with each batch), "" once done; the counts then are the last pass's (None:
+    # synced before they were kept).
+    sync_state: Mapped[str] = mapped_column(String(10), default="")
+    sync_state_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sync_read: Mapped[int | None] = mapped_column(Integer)
+    sync_filed: Mapped[int | None] = mapped_column(Integer)
 
     def set_error(self, message: str) -> None:
         """Store the last error ("" when the last attempt went well); a crm ``Text`` keeps its

@@ -361,21 +361,53 @@ def connection_failure(host: str, port: int, exc: BaseException) -> AccountError
     return unreachable(host, port, exc)
 
 
+def login_refused(host: str, username: str, *, smtp: bool = False) -> AccountError:
+    """The server took the connection and refused the login: the advice of the host's
+    provider (connector.presets: Gmail's app password) or the general one."""
+    from connector.presets import preset_of_host
+
+    preset = preset_of_host(host)
+    if preset is not None:
+        return AccountError(Text(preset.login_refused, username=username))
+    if smtp:
+        return AccountError(
+            Text(
+                "the SMTP server %(server)s refused the login of %(username)s: check the user "
+                "name and password",
+                server=host,
+                username=username,
+            )
+        )
+    return AccountError(
+        Text(
+            "the server refused the login of %(username)s: check the user name and password",
+            username=username,
+        )
+    )
+
+
+def no_starttls(protocol: str) -> AccountError:
+    """The server does not offer STARTTLS where the account asks for it."""
+    if protocol == "smtp":
+        return AccountError(
+            Text(
+                "the SMTP server does not offer STARTTLS: choose SSL/TLS on port 465, or no "
+                "security for a server on your own network"
+            )
+        )
+    return AccountError(
+        Text(
+            "the server does not offer STARTTLS: choose SSL/TLS on port 993, or no security "
+            "for a server on your own network"
+        )
+    )
+
+
 def login_failure(host: str, port: int, username: str, exc: BaseException) -> AccountError:
     """What the user reads when the server answered but the login (or STARTTLS) failed."""
     if isinstance(exc, LoginError):
         log.info("mail server %s:%s refused the login of %s: %s", host, port, username, exc)
-        return AccountError(
-            Text(
-                "the server refused the login of %(username)s: check the user name and password",
-                username=username,
-            )
-        )
+        return login_refused(host, username)
     if isinstance(exc, CapabilityError):
-        return AccountError(
-            Text(
-                "the server does not offer STARTTLS: choose TLS, or no security for a server on "
-                "your own network"
-            )
-        )
+        return no_starttls("imap")
     return connection_failure(host, port, exc)

@@ -2,9 +2,10 @@
 
 Adding an account, saving its password or pressing "Test the connection" starts a test: connect
 and log in (the account's mail source, connector.sources; bounded by DOSSIER_MAIL_TIMEOUT),
-then log out. The page answers at once and shows "Testing the connection…" until the result is
-in (web/static polls the account's status); the result is kept in memory for the page and a
-failure is stored as the account's ``last_error`` (its list, ``dossier account list``).
+then log out; then the same with the SMTP server, when the account sends. The page answers at
+once and shows "Testing the connection…" until the result is in (web/static polls the
+account's status); the result is kept in memory for the page and a failure is stored as the
+account's ``last_error`` (its list, ``dossier account list``).
 
 A failure to connect is made known only when the whole time-out has passed, whether the port
 refused at once or never answered: otherwise the time to the answer would still tell a closed
@@ -43,6 +44,7 @@ class ConnectionTest:
     state: str = TESTING
     message: str = ""  # what failed, for the user
     fetched: int | None = None  # messages read, when a sync followed
+    smtp: bool = False  # the SMTP server was tested too
 
 
 class ConnectionTests:
@@ -92,7 +94,7 @@ class ConnectionTests:
             thread.join(timeout)
 
     def _run(self, test: ConnectionTest, then_sync: bool) -> None:
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
         error: AccountError | None
         try:
             with self.db.session(write=False) as s:
@@ -105,6 +107,8 @@ class ConnectionTests:
         if account is None:
             test.state, test.message = FAILED, Text("the account was removed")
             return
+        test.smtp = bool(account.smtp_host)
+        deadline = started + self.timeout * (2 if test.smtp else 1)
         outcome: list[AccountError | None] = []
         worker = threading.Thread(
             target=lambda: outcome.append(self._try(account)),
@@ -141,11 +145,16 @@ class ConnectionTests:
         test.state = FAILED if report.error else OK
 
     def _try(self, account: MailAccount) -> AccountError | None:
+        from connector.sending import smtp_session
         from connector.sources import UnknownKind, open_source
 
         try:
             with open_source(self.db, account).connect(read_timeout=self.timeout):
-                return None
+                pass
+            if account.smtp_host:
+                with smtp_session(self.db.settings, account, read_timeout=self.timeout):
+                    pass
+            return None
         except AccountError as exc:
             return exc
         except UnknownKind as exc:

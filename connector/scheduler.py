@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from connector.idle import IdleFollower, IdleWorker
-from connector.models import MailAccount
-from connector.sync import sync_account
+from connector.models import QUEUED, MailAccount
+from connector.sync import mark_queued, sync_account
 from crm import workers
 from crm.db import Database
 from crm.leases import lease
@@ -244,6 +244,19 @@ def request_sync(app: Any, account_id: int) -> bool:
     if "dossier.db" not in app.extensions:
         return False
     return wake_sync(app.extensions["dossier.db"], account_id)
+
+
+def sync_now(app: Any, db: Database, account_id: int) -> bool:
+    """ "Sync now": the account is queued on its page, then the background sync is woken for
+    it; False (and nothing queued) when no mail-sync worker runs anywhere."""
+    mark_queued(db, account_id)  # before the wake-up: a pass that begins at once overwrites it
+    if request_sync(app, account_id):
+        return True
+    with db.session() as s:
+        row = s.get(MailAccount, account_id)
+        if row is not None and row.sync_state == QUEUED:
+            row.sync_state = ""
+    return False
 
 
 def delivery(app: Any, account_id: int) -> tuple[float, dict[str, str]] | None:

@@ -7,24 +7,36 @@ folder so the user's mail program shows it; the next sync finds the same bytes a
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from connector.accounts import AccountError, credentials
 from connector.models import MailAccount
-from connector.network import GuardedSMTP, GuardedSMTP_SSL, connection_failure
+from connector.network import (
+    GuardedSMTP,
+    GuardedSMTP_SSL,
+    connection_failure,
+    login_refused,
+    no_starttls,
+)
+from connector.presets import SMTP_PORTS
 from crm import audit
 from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import DossierError, ValidationError
 from crm.models import User
 from crm.permissions import load_visible
+from crm.settings import Settings
+from crm.text import Text
 from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
@@ -39,6 +51,8 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class SendError(DossierError):
+    """Not sent; the message says why, for the user (a ``Text``: the page translates it)."""
+
     code = "send_failed"
     status = 502
 
@@ -163,21 +177,26 @@ def send_draft(db: Database, user_id: int, draft: Draft) -> int:
     return result.message_id
 
 
-def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
-    """Until the server has greeted and taken the login, every failure reads as
+@contextmanager
+def smtp_session(
+    settings: Settings, account: MailAccount, *, read_timeout: float = 60
+) -> Iterator[smtplib.SMTP]:
+    """A connection to the account's SMTP server, secured as the account says (SSL/TLS from the
+    first byte, STARTTLS, or none) and logged in; ``AccountError`` worded for the user when
+    that fails. Until the server has greeted and taken the login, every failure reads as
     connector.network words it (no socket error text: it would map the network)."""
-    secret = credentials(db.settings, account)
-    port = account.smtp_port or (465 if account.smtp_security == "tls" else 587)
+    secret = credentials(settings, account)
+    port = account.smtp_port or SMTP_PORTS.get(account.smtp_security, 587)
     context = ssl.create_default_context()
-    host, timeout = account.smtp_host, db.settings.mail_timeout
+    host, timeout = account.smtp_host, settings.mail_timeout
     try:
         # connector.network: only allowed servers; the address checked is the one reached
         if account.smtp_security == "tls":
-            client: smtplib.SMTP = GuardedSMTP_SSL(db.settings, host, port, timeout, context)
+            client: smtplib.SMTP = GuardedSMTP_SSL(settings, host, port, timeout, context)
         else:
-            client = GuardedSMTP(db.settings, host, port, timeout)
+            client = GuardedSMTP(settings, host, port, timeout)
     except (AccountError, smtplib.SMTPException, OSError) as exc:
-        raise SendError(f"not sent: {connection_failure(host, port, exc).message}") from None
+        raise connection_failure(host, port, exc) from None
     with client:
         try:
             client.ehlo()
@@ -185,8 +204,6 @@ def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
                 client.starttls(context=context)
                 client.ehlo()
             if secret.oauth_token:
-                import base64
-
                 auth = f"user={secret.username}\x01auth=Bearer {secret.oauth_token}\x01\x01"
                 code, reply = client.docmd(
                     "AUTH", "XOAUTH2 " + base64.b64encode(auth.encode()).decode()
@@ -197,26 +214,40 @@ def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
                 client.login(secret.username, secret.password)
         except smtplib.SMTPAuthenticationError as exc:
             log.info("SMTP login of %s refused: %s", account.name, exc)
-            raise SendError("not sent: the server refused the user name or password") from None
+            raise login_refused(host, secret.username, smtp=True) from None
         except smtplib.SMTPNotSupportedError:
-            raise SendError(
-                "not sent: the server does not offer STARTTLS: choose TLS, or no security for "
-                "a server on your own network"
-            ) from None
+            raise no_starttls("smtp") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise SendError(f"not sent: {connection_failure(host, port, exc).message}") from None
+            raise connection_failure(host, port, exc) from None
         if client.sock is not None:
-            client.sock.settimeout(60)  # logged in: a large message may take a while
-        try:
-            client.send_message(msg)
-        except (smtplib.SMTPException, OSError) as exc:  # the server's own answer
-            raise SendError(f"the mail server did not take the message: {exc}") from exc
+            client.sock.settimeout(read_timeout)  # logged in: a large message may take a while
+        yield client
+
+
+def _smtp_send(db: Database, account: MailAccount, msg: EmailMessage) -> None:
+    try:
+        with smtp_session(db.settings, account) as client:
+            try:
+                client.send_message(msg)
+            except (smtplib.SMTPException, OSError) as exc:  # the server's own answer
+                raise SendError(
+                    Text("the mail server did not take the message: %(reply)s", reply=str(exc))
+                ) from exc
+    except AccountError as exc:
+        raise SendError(exc.message) from None
 
 
 def _append_to_sent(db: Database, account: MailAccount, raw: bytes) -> None:
-    """Best effort: the message is sent and archived whatever happens here."""
+    """Best effort: the message is sent and archived whatever happens here. A server that
+    files what its SMTP takes into Sent itself (Capabilities.files_sent) gets no second copy."""
     from connector.imap import NETWORK_ERRORS, SENT_FLAG, connect
+    from connector.sources import UnknownKind, load_source
 
+    try:
+        if load_source(account.kind).capabilities.files_sent:
+            return
+    except UnknownKind:
+        return
     try:
         with connect(db, account) as client:
             for flags, _delim, name in client.list_folders():

@@ -50,6 +50,7 @@ class Capabilities:
     folders: bool = True  # has folders the account chooses from (else: one stream of mail)
     filing_folder: bool = False  # a server-side folder users drag mail into (CRM/<partner>)
     sending: bool = False  # can send the CRM's mail (an IMAP account's SMTP server)
+    files_sent: bool = False  # the server puts what its SMTP takes into Sent (no APPEND)
     checkpoint: str = ""  # what its checkpoint holds, for people reading the state
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.accounts import AccountError
-from connector.models import FolderState, MailAccount
+from connector.models import QUEUED, RUNNING, FolderState, MailAccount
 from connector.sources import Batch, Folder, MailSource, UnknownKind, open_source
 from crm import workers
 from crm.blobs import BlobStore
@@ -85,18 +85,31 @@ def sync_account(db: Database, account_id: int) -> AccountReport:
     return _Pass(db, account_id).run()
 
 
+def mark_queued(db: Database, account_id: int) -> None:
+    """ "Sync now" asked a worker for a pass: the account's page says it is queued until the
+    pass begins (a pass under way stays as it is)."""
+    with db.session() as s:
+        row = s.get(MailAccount, account_id)
+        if row is not None and row.sync_state != RUNNING:
+            row.sync_state, row.sync_state_at = QUEUED, utcnow()
+
+
 class _Pass:
     def __init__(self, db: Database, account_id: int) -> None:
         self.db = db
         self.account_id = account_id
         self.blobs = BlobStore(db.settings.blob_dir)
         self._partners_by_name: dict[str, int] | None = None
+        self.read = self.filed = 0  # so far in this pass, for the account's page
 
     def run(self) -> AccountReport:
-        with self.db.session(write=False) as s:
+        with self.db.session() as s:
             account = s.get(MailAccount, self.account_id)
             if account is None:
                 return AccountReport(str(self.account_id), error="no such account")
+            account.sync_state, account.sync_state_at = RUNNING, utcnow()
+            account.sync_read = account.sync_filed = 0
+            s.flush()
             s.expunge(account)
         report = AccountReport(account.name)
         network_errors: tuple[type[BaseException], ...] = ()
@@ -124,6 +137,8 @@ class _Pass:
             row = s.get(MailAccount, self.account_id)
             if row is not None:
                 row.last_sync_at = utcnow()
+                row.sync_state, row.sync_state_at = "", row.last_sync_at
+                row.sync_read, row.sync_filed = self.read, self.filed
                 row.set_error(report.error)
                 if report.error:
                     row.last_error_at = row.last_sync_at
@@ -156,14 +171,23 @@ class _Pass:
                         how="folder",
                         outgoing=folder.outgoing,
                     )
-                    report.count(archive.ingest(raw, copy, parsed=parsed).status)
+                    status = archive.ingest(raw, copy, parsed=parsed).status
+                    report.count(status)
+                    self.read += 1
+                    self.filed += status == "archived"
                 self._advance(s, folder, batch)
             if workers.stopping():  # the next pass goes on from this batch's checkpoint
                 break
         return report
 
     def _advance(self, session: Session, folder: Folder, batch: Batch) -> None:
-        """The folder's checkpoint, in the transaction of the batch it covers."""
+        """The folder's checkpoint, in the transaction of the batch it covers (with the
+        page's progress: the messages read and filed so far)."""
+        if batch.items:
+            account = session.get(MailAccount, self.account_id)
+            if account is not None:
+                account.sync_read, account.sync_filed = self.read, self.filed
+                account.sync_state_at = utcnow()
         state = _state(session, self.account_id, folder.name)
         if state is None:
             state = FolderState(account_id=self.account_id, folder=folder.name, messages_seen=0)

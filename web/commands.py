@@ -52,11 +52,31 @@ def serve(host: str, port: int) -> None:
     run_server(initialize(load_settings()), host, port)
 
 
+def start_demo_mail(db: Database, port: int = 0) -> Any:
+    """The demo's mail server (connector.demo) on loopback, and a demo mail account of every
+    demo user sending through it; returns the running server."""
+    from connector.demo import DemoMailServer, MailStore, ensure_demo_accounts
+    from crm.demo import DEMO_PASSWORD, DEMO_USERS
+
+    emails = [email for email, _name, _role, _groups in DEMO_USERS]
+    store = MailStore.of(db.settings)
+    server = DemoMailServer(store, dict.fromkeys(emails, DEMO_PASSWORD), port=port)
+    ensure_demo_accounts(db, emails, DEMO_PASSWORD, server.port)
+    return server.start()
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def demo(host: str, port: int) -> None:
-    """Create the data directory, load the demo data set (once) and serve it."""
+@click.option(
+    "--mail-port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    help="Port of the demo's SMTP server on 127.0.0.1 (default: a free one).",
+)
+def demo(host: str, port: int, mail_port: int) -> None:
+    """Create the data directory, load the demo data set (once) and serve it, with a mail
+    server of its own for writing and replying."""
     from crm.demo import DEMO_PASSWORD, DEMO_USERS, demo_summary, load_demo
     from mail_archive.demo import load_demo_mail, message_count
 
@@ -74,4 +94,12 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, _name, role, groups in DEMO_USERS:
         click.echo(f"  {email:26} {role:8} {', '.join(groups)}")
-    run_server(db, host, port)
+    mail = start_demo_mail(db, mail_port)
+    click.echo(
+        f"Demo mail server on 127.0.0.1:{mail.port}: what you send from Write or Reply is "
+        f"delivered there (mailboxes in {mail.store.root}) and filed."
+    )
+    try:
+        run_server(db, host, port)
+    finally:
+        mail.stop()

@@ -8,6 +8,7 @@ now". Nothing of it is IMAP's: the interface is the only seam."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,17 +198,17 @@ def test_an_unknown_kind_is_a_clear_error_that_lists_the_kinds(
         load_source("ews")
     refused = cli.invoke(main, ["account", "add", "ews", "box", "--user", world.sales_a.email])
     assert refused.exit_code == 2
-    assert "unknown kind of mail account 'ews'; the kinds are: imap" in refused.output
+    assert "unknown kind of mail account 'ews'; the kinds are: demo, imap" in refused.output
     # an account of a kind no longer installed: its sync and its test say so, nothing breaks
     account_id = add_memory_account(database, world.sales_a, "gone")
     report = sync_account(database, account_id)
-    assert report.error == "unknown kind of mail account 'memory'; the kinds are: imap"
+    assert report.error == "unknown kind of mail account 'memory'; the kinds are: demo, imap"
     assert account_row(database, account_id).last_error == report.error
     tests = ConnectionTests(database)
     tests.start(account_id)
     tests.join(10)
     test = tests.get(account_id)
-    assert test is not None and test.state == FAILED and "the kinds are: imap" in test.message
+    assert test is not None and test.state == FAILED and "the kinds are: demo, imap" in test.message
 
 
 def test_dossier_account_add_imap_still_works_as_the_readme_says(
@@ -252,7 +253,7 @@ def test_dossier_account_add_imap_still_works_as_the_readme_says(
 def test_a_second_kind_is_added_and_synced_by_the_commands(
     database: Database, world: World, dossier: Dossier, cli: CliRunner
 ) -> None:
-    assert source_kinds() == ["imap", "memory"]
+    assert source_kinds() == ["demo", "imap", "memory"]
     added = cli.invoke(
         main, ["account", "add", "memory", "pamet", "--box", "b1", "--user", world.sales_a.email]
     )
@@ -371,7 +372,8 @@ def test_the_connection_test_and_sync_now_use_the_source(
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert client.get(url + "/status").get_json()["state"] == "ok"
-    assert "Sync done: 6 messages read." in client.get(url).get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert re.search(r"Sync done [^<]+ — messages read: 6, newly filed: \d\.", page), page
     assert checkpoints(database, account_id) == {"inbox": "read 5", "crm": "read 1"}
 
 

@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         deals,
         mail,
+        mail_accounts,  # noqa: F401  (its pages are on mail's blueprint)
         my_day,
         partners,
         persons,

@@ -1,5 +1,5 @@
 """Mail pages: all filed mail, a message with its thread and links, the triage queue, uploading
-.eml files, the user's mail accounts, and writing mail from the CRM."""
+.eml files, and writing mail from the CRM (the mail accounts: web.views.mail_accounts)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -25,9 +24,8 @@ from sqlalchemy.orm import Session
 
 from connector import accounts as account_service
 from connector.intake import file_raw, filing_archive, read_upload
-from connector.probe import ConnectionTests, connection_tests
 from crm.blobs import BlobNotFound
-from crm.errors import Conflict, NotFound, ValidationError
+from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
 from crm.services.deals import deals
 from crm.services.persons import persons
@@ -398,167 +396,6 @@ def remove_link(message_id: int, link_id: int) -> ResponseReturnValue:
     return redirect(url_for("mail.show", message_id=message_id))
 
 
-# -- accounts ---------------------------------------------------------------------------------
-
-
-@bp.route("/accounts", methods=["GET", "POST"])
-@login_required
-def accounts() -> ResponseReturnValue:
-    user = require_user()
-    session = db.session()
-    errors: dict[str, str] = {}
-    values = request.form.to_dict() if request.method == "POST" else {"security": "tls"}
-    if request.method == "POST":
-        try:
-            created = account_service.add_account(
-                session,
-                db.database().settings,
-                account_service.AccountInput(
-                    name=values.get("name", ""),
-                    host=values.get("host", ""),
-                    port=request.form.get("port", type=int),
-                    security=values.get("security", "tls"),
-                    username=values.get("username", ""),
-                    user_email=user.email,
-                    password=values.get("password", ""),
-                    folders=[f for f in values.get("folders", "").split(",") if f.strip()],
-                    filing_folder=values.get("filing_folder", "") or "CRM",
-                    smtp_host=values.get("smtp_host", ""),
-                    smtp_port=request.form.get("smtp_port", type=int),
-                    smtp_security=values.get("smtp_security", "starttls"),
-                ),
-            )
-        except ValidationError as exc:
-            errors = exc.errors
-            session.rollback()
-        except Conflict as exc:
-            errors = {"name": exc.message}
-            session.rollback()
-        else:
-            from connector.scheduler import request_sync
-
-            db.commit()
-            _tests().start(created.id)  # in the background: the page answers at once
-            request_sync(current_app, created.id)  # read it now, and start watching it
-            flash(_("Account %(name)s added.", name=created.name), "success")
-            return redirect(url_for("mail.account", account_id=created.id))
-    values.pop("password", None)
-    return render_template(
-        "mail/accounts.html",
-        accounts=account_service.accounts_of(session, user),
-        errors=errors,
-        values=values,
-    ), 422 if errors else 200
-
-
-@bp.get("/accounts/<int:account_id>")
-@login_required
-def account(account_id: int) -> ResponseReturnValue:
-    user = require_user()
-    found = account_service.load_account(db.session(), user, account_id)
-    return render_template(
-        "mail/account.html",
-        account=found,
-        delivery=_delivery(found.id),
-        test=_tests().get(found.id),
-    )
-
-
-def _tests() -> ConnectionTests:
-    """This process's background connection tests (connector.probe)."""
-    return connection_tests(current_app, db.database())
-
-
-@bp.get("/accounts/<int:account_id>/status")
-@login_required
-def account_status(account_id: int) -> ResponseReturnValue:
-    """What the account's connection test is doing, for the page's poll
-    (web/static/account-status.js)."""
-    found = account_service.load_account(db.session(), require_user(), account_id)
-    test = _tests().get(found.id)
-    body = {"state": test.state, "message": translate(test.message)} if test else {"state": "none"}
-    return body, 200, {"Cache-Control": "no-store"}
-
-
-@bp.post("/accounts/<int:account_id>/test")
-@login_required
-def account_test(account_id: int) -> ResponseReturnValue:
-    found = account_service.load_account(db.session(), require_user(), account_id)
-    _tests().start(found.id)
-    return redirect(url_for("mail.account", account_id=account_id))
-
-
-def _delivery(account_id: int) -> str:
-    """How new mail of the account reaches the CRM, in a sentence."""
-    from connector.idle import RECONNECTING, UNSUPPORTED, WATCHING
-    from connector.scheduler import delivery
-
-    found = delivery(current_app, account_id)
-    if found is None:
-        return _("By “Sync now” and dossier sync (no background sync runs in this process).")
-    minutes, states = found
-    every = _("every %(n)s minutes", n=f"{minutes:g}")
-    watching = [folder for folder, state in sorted(states.items()) if state == WATCHING]
-    if watching:
-        return _(
-            "At once in %(folders)s (the server announces it: IMAP IDLE); the rest %(every)s.",
-            folders=", ".join(watching),
-            every=every,
-        )
-    if states and all(state == UNSUPPORTED for state in states.values()):
-        return _("%(every)s (the server does not announce new mail).", every=every.capitalize())
-    if any(state == RECONNECTING for state in states.values()):
-        return _("%(every)s (announcing new mail: reconnecting).", every=every.capitalize())
-    return every.capitalize()
-
-
-@bp.post("/accounts/<int:account_id>/sync")
-@login_required
-def account_sync(account_id: int) -> ResponseReturnValue:
-    from connector.scheduler import request_sync
-
-    user = require_user()
-    found = account_service.load_account(db.session(), user, account_id)
-    db.release()  # a mail-sync worker in another process is asked through a row of its own
-    if request_sync(current_app, found.id):
-        flash(_("Sync started; reload the page in a moment."), "success")
-    else:  # no background sync in this process: one pass in the background all the same
-        _tests().start(found.id, then_sync=True)
-    return redirect(url_for("mail.account", account_id=account_id))
-
-
-@bp.post("/accounts/<int:account_id>/password")
-@login_required
-def account_password(account_id: int) -> ResponseReturnValue:
-    user = require_user()
-    session = db.session()
-    found = account_service.load_account(session, user, account_id)
-    try:
-        account_service.set_password(
-            session, db.database().settings, found, request.form.get("password", "")
-        )
-    except ValidationError:
-        flash(_("Enter the new password."), "error")
-        return redirect(url_for("mail.account", account_id=account_id))
-    db.commit()
-    _tests().start(found.id)
-    flash(_("Password saved (encrypted)."), "success")
-    return redirect(url_for("mail.account", account_id=account_id))
-
-
-@bp.post("/accounts/<int:account_id>/delete")
-@login_required
-def account_delete(account_id: int) -> ResponseReturnValue:
-    user = require_user()
-    session = db.session()
-    found = account_service.load_account(session, user, account_id)
-    account_service.delete_account(session, found)
-    db.commit()
-    _tests().forget(account_id)
-    flash(_("Account removed; the mail it archived stays."), "success")
-    return redirect(url_for("mail.accounts"))
-
-
 # -- writing ----------------------------------------------------------------------------------
 
 
@@ -595,7 +432,7 @@ def compose() -> ResponseReturnValue:
         except ValidationError as exc:
             errors = exc.errors
         except SendError as exc:
-            errors = {"form": exc.message}
+            errors = {"form": _("Not sent: %(reason)s", reason=translate(exc.message))}
         else:
             flash(_("Sent and filed."), "success")
             return redirect(url_for("mail.show", message_id=message_id))

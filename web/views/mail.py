@@ -58,6 +58,16 @@ def page_number() -> int:
     return int(raw) if is_small_number(raw) and 0 < int(raw) < 100_000 else 1
 
 
+def position() -> int:
+    """The page number a mail list link shows (``page``; negative: counted from the end while
+    the total is not known); the page itself is found by the link's cursor."""
+    raw = request.args.get("page", "1")
+    number = raw.removeprefix("-")
+    if not (is_small_number(number) and 0 < int(number) < 100_000):
+        return 1
+    return -int(number) if raw.startswith("-") else int(number)
+
+
 def deal_choices(user: User) -> list[tuple[int, str, int | None]]:
     """Open deals as (id, "title — partner", partner id): the pickers offer only the chosen
     partner's deals (static/deal-picker.js)."""
@@ -108,12 +118,18 @@ def index() -> ResponseReturnValue:
             text=request.args.get("q", ""),
             direction=request.args.get("direction", ""),
             sort=request.args.get("sort", ""),
-            page=page_number(),
+            page=position(),
             per_page=page_size(),
+            after=request.args.get("after", ""),
+            before=request.args.get("before", ""),
+            last=request.args.get("last") == "1",
+            count_limit=service.COUNT_LIMIT,
         )
     except ValidationError as exc:
         errors = exc.errors
-        page = service.list_messages(session, user, per_page=page_size())
+        page = service.list_messages(
+            session, user, per_page=page_size(), count_limit=service.COUNT_LIMIT
+        )
     return render_template(
         "mail/list.html",
         page=page,

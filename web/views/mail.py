@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -30,6 +31,7 @@ from crm.blobs import BlobNotFound
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
 from crm.services.deals import deals
+from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery, is_small_number
 from mail_archive import service
@@ -41,7 +43,6 @@ from web.i18n import datetime as local_datetime
 from web.i18n import translate
 from web.security import login_required, require_user
 from web.views.common import page_size
-from web.views.deals import partner_choices
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
 MAX_INLINE_IMAGE = 2 * 1024 * 1024
@@ -68,23 +69,47 @@ def position() -> int:
     return -int(number) if raw.startswith("-") else int(number)
 
 
-def deal_choices(user: User) -> list[tuple[int, str, int | None]]:
-    """Open deals as (id, "title — partner", partner id): the pickers offer only the chosen
-    partner's deals (static/deal-picker.js)."""
+PICKER_LIMIT = 500  # records a select offers; beyond that the picker takes a number
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the partner and deal pickers of a mail page offer (mail/_pickers.html): every
+    visible partner, passive ones too, and every open deal, by name; ``*_more`` when there
+    are more than ``limit``: the picker then takes any record's number."""
+
+    partners: list[tuple[int, str]]
+    partners_more: bool
+    deals: list[tuple[int, str, int | None]]
+    deals_more: bool
+    limit: int = PICKER_LIMIT
+
+
+def choices(user: User) -> Choices:
     session = db.session()
-    page = deals.list(
-        session, user, ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False)
+    partner_page = partners.list(
+        session, user, ListQuery({}, sort="name", per_page=PICKER_LIMIT, with_total=True)
+    )
+    deal_page = deals.list(
+        session,
+        user,
+        ListQuery({"status": "open"}, sort="title", per_page=PICKER_LIMIT, with_total=True),
     )
     # a shared deal of a partner the user cannot see shows without the partner's name
-    names = service.partner_names(session, user, {d.partner_id for d in page.items})
-    return [
-        (
-            d.id,
-            f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title,
-            d.partner_id if d.partner_id in names else None,
-        )
-        for d in page.items
-    ]
+    names = service.partner_names(session, user, {d.partner_id for d in deal_page.items})
+    return Choices(
+        partners=[(p.id, p.name) for p in partner_page.items],
+        partners_more=partner_page.total > PICKER_LIMIT,
+        deals=[
+            (
+                d.id,
+                f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title,
+                d.partner_id if d.partner_id in names else None,
+            )
+            for d in deal_page.items
+        ],
+        deals_more=deal_page.total > PICKER_LIMIT,
+    )
 
 
 @bp.app_context_processor
@@ -147,8 +172,7 @@ def triage() -> ResponseReturnValue:
     return render_template(
         "mail/triage.html",
         page=page,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
     )
 
 
@@ -289,8 +313,7 @@ def upload() -> ResponseReturnValue:
         "mail/upload.html",
         errors=errors,
         results=results,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
         partner_id=partner_id,
         deal_id=deal_id,
     ), 422 if errors else 200
@@ -315,8 +338,7 @@ def show(message_id: int) -> ResponseReturnValue:
         message=message,
         links=service.visible_links(session, user, [message])[message.id],
         thread=thread if len(thread) > 1 else [],
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
         can_send=can_send,
         link_name=_link_name,
     )
@@ -624,8 +646,7 @@ def compose() -> ResponseReturnValue:
         values=values,
         errors=errors,
         original=original,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
     ), 422 if errors else 200
 
 

@@ -49,7 +49,9 @@ def _linked_to(record_type: str, record_id: int) -> ColumnElement[bool]:
     column = getattr(MessageLink, f"{record_type}_id")
     return exists(
         select(true()).where(
-            MessageLink.message_id == Message.id, column == record_id, MessageLink.removed.is_(False)
+            MessageLink.message_id == Message.id,
+            column == record_id,
+            MessageLink.removed.is_(False),
         )
     )
 
@@ -181,9 +183,7 @@ def list_messages(
     query = (
         select(Message)
         .where(*conditions)
-        .options(
-            *LIST_COLUMNS_ONLY, selectinload(Message.links).selectinload(MessageLink.partner)
-        )
+        .options(*LIST_COLUMNS_ONLY, selectinload(Message.links).selectinload(MessageLink.partner))
     )
     if seek is not None:
         row = tuple_(column, Message.id)
@@ -596,3 +596,39 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
 
 
 register_source("mail", _timeline)
+
+
+def partner_choices(session: Session, user: User, limit: int) -> tuple[list[tuple[int, str]], bool]:
+    """What a partner picker offers: the first ``limit`` partners the user may see, passive
+    ones too, by name (id and name only: a picker must not load whole records); and whether
+    there are more."""
+    rows = session.execute(
+        select(Partner.id, Partner.name)
+        .where(visible(user, Partner))
+        .order_by(Partner.name, Partner.id)
+        .limit(limit + 1)
+    ).all()
+    return [(r.id, r.name) for r in rows[:limit]], len(rows) > limit
+
+
+def deal_choices(
+    session: Session, user: User, limit: int
+) -> tuple[list[tuple[int, str, int | None]], bool]:
+    """What a deal picker offers: the first ``limit`` open deals the user may see, by title,
+    as (id, "title — partner", partner id), the partner only when the user sees it (a shared
+    deal of a private partner must not name it); and whether there are more."""
+    rows = session.execute(
+        select(Deal.id, Deal.title, Deal.partner_id)
+        .where(Deal.status == "open", visible(user, Deal))
+        .order_by(Deal.title, Deal.id)
+        .limit(limit + 1)
+    ).all()
+    names = partner_names(session, user, {r.partner_id for r in rows[:limit]})
+    return [
+        (
+            r.id,
+            f"{r.title} — {names[r.partner_id]}" if r.partner_id in names else r.title,
+            r.partner_id if r.partner_id in names else None,
+        )
+        for r in rows[:limit]
+    ], len(rows) > limit

@@ -30,10 +30,8 @@ from connector.probe import ConnectionTests, connection_tests
 from crm.blobs import BlobNotFound
 from crm.errors import Conflict, NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
-from crm.services.deals import deals
-from crm.services.partners import partners
 from crm.services.persons import persons
-from crm.services.records import ListQuery, is_small_number
+from crm.services.records import is_small_number
 from mail_archive import service
 from mail_archive.models import Message
 from mail_archive.parse import ParsedMessage
@@ -87,29 +85,9 @@ class Choices:
 
 def choices(user: User) -> Choices:
     session = db.session()
-    partner_page = partners.list(
-        session, user, ListQuery({}, sort="name", per_page=PICKER_LIMIT, with_total=True)
-    )
-    deal_page = deals.list(
-        session,
-        user,
-        ListQuery({"status": "open"}, sort="title", per_page=PICKER_LIMIT, with_total=True),
-    )
-    # a shared deal of a partner the user cannot see shows without the partner's name
-    names = service.partner_names(session, user, {d.partner_id for d in deal_page.items})
-    return Choices(
-        partners=[(p.id, p.name) for p in partner_page.items],
-        partners_more=partner_page.total > PICKER_LIMIT,
-        deals=[
-            (
-                d.id,
-                f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title,
-                d.partner_id if d.partner_id in names else None,
-            )
-            for d in deal_page.items
-        ],
-        deals_more=deal_page.total > PICKER_LIMIT,
-    )
+    partners, partners_more = service.partner_choices(session, user, PICKER_LIMIT)
+    deals, deals_more = service.deal_choices(session, user, PICKER_LIMIT)
+    return Choices(partners, partners_more, deals, deals_more)
 
 
 @bp.app_context_processor

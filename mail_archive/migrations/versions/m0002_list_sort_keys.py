@@ -94,9 +94,7 @@ def _fill_sort_keys() -> None:
     last = 0
     while True:
         rows = conn.execute(
-            sa.select(
-                messages.c.id, messages.c.subject, messages.c.from_name, messages.c.from_addr
-            )
+            sa.select(messages.c.id, messages.c.subject, messages.c.from_name, messages.c.from_addr)
             .where(messages.c.id > last)
             .order_by(messages.c.id)
             .limit(BATCH)

@@ -51,6 +51,7 @@ test: $(VENV)/.installed-test translations lint typecheck
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/ingest.py
 
 clean:

@@ -71,6 +71,7 @@ _BY_INTERNET_ID = (
     .where(Message.internet_id == bindparam("internet_id"))
     .order_by(Message.id)
 )
+_SORT_AT = select(Message.sort_at).where(Message.id == bindparam("message_id"))
 _STATE = select(Message.sha256, Message.status, Message.defects).where(
     Message.id == bindparam("message_id")
 )
@@ -445,11 +446,14 @@ class Archive:
         tombstone in ``known``); return those inserted."""
         rows = []
         added = []
+        sort_at = None
         for spec in links:
             target = target_of(spec.record_type, spec.record_id)
             if target in known:
                 continue
             known.add(target)
+            if sort_at is None:  # the link carries its message's date (a dossier's order)
+                sort_at = self._db.execute(_SORT_AT, {"message_id": message_id}).scalar_one()
             rows.append(
                 {
                     "message_id": message_id,
@@ -460,6 +464,7 @@ class Archive:
                     "person_id": spec.record_id if spec.record_type == "person" else None,
                     "deal_id": spec.record_id if spec.record_type == "deal" else None,
                     "created_at": utcnow(),
+                    "sort_at": sort_at,
                     "removed": False,
                 }
             )

@@ -40,11 +40,35 @@ DIRECTIONS = ("in", "out")
 STATUSES = ("filed", "triage", "dismissed")
 LINK_HOWS = ("explicit", "folder", "tag", "thread", "address", "domain", "manual")
 LINK_TYPES = ("partner", "person", "deal")
+# Characters of the subject and the sender that lists sort by (sort_subject, sort_from): enough
+# to order, short enough for an index entry on every backend.
+SORT_KEY_LENGTH = 200
+
+
+def sort_text(text: str) -> str:
+    """A subject or sender as lists sort it: lower-cased, its start only."""
+    return " ".join(text.split()).lower()[:SORT_KEY_LENGTH]
+
+
+def _sort_subject(context: Any) -> str:
+    return sort_text(context.get_current_parameters().get("subject") or "")
+
+
+def _sort_from(context: Any) -> str:
+    row = context.get_current_parameters()
+    return sort_text(row.get("from_name") or row.get("from_addr") or "")
 
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_status_owner", "status", "owner_id"),)
+    # A list reads a page in the order of one of these, from either end or from a row it
+    # names (keyset paging): the filed status, the sort key, the id for ties.
+    __table_args__ = (
+        Index("ix_messages_status_owner", "status", "owner_id"),
+        Index("ix_messages_status_date", "status", "sort_at", "id"),
+        Index("ix_messages_status_subject", "status", "sort_subject", "id"),
+        Index("ix_messages_status_from", "status", "sort_from", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # The Message-ID header without angle brackets; empty when the message has none.
@@ -60,6 +84,9 @@ class Message(Base):
     archived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The Date header when it is valid, else the time of archiving: what lists sort by.
     sort_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # What the subject and sender columns sort by (sort_text), set on insert from those.
+    sort_subject: Mapped[str] = mapped_column(String(SORT_KEY_LENGTH), default=_sort_subject)
+    sort_from: Mapped[str] = mapped_column(String(SORT_KEY_LENGTH), default=_sort_from)
     direction: Mapped[str] = mapped_column(String(3), default="in")
     in_reply_to: Mapped[str] = mapped_column(String(500), default="")
     references: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -130,15 +157,34 @@ class Attachment(Base):
     message: Mapped[Message] = relationship(back_populates="attachments")
 
 
+def _message_sort_at(context: Any) -> dt.datetime:
+    """A link made without its message's date (ingest and add_link pass it) reads it."""
+    message_id = context.get_current_parameters()["message_id"]
+    found: dt.datetime = context.connection.scalar(
+        select(Message.sort_at).where(Message.id == message_id)
+    )
+    return found
+
+
 class MessageLink(Base):
     """A message belongs to a partner, a person or a deal (one of the three per link)."""
 
     __tablename__ = "message_links"
     __table_args__ = (
         UniqueConstraint("message_id", "target", name="uq_message_links_target"),
-        Index("ix_message_links_partner", "partner_id", "removed"),
-        Index("ix_message_links_deal", "deal_id", "removed"),
-        Index("ix_message_links_person", "person_id", "removed"),
+        # a record's mail newest first, read from the top of the index (a dossier's timeline)
+        Index("ix_message_links_partner_date", "partner_id", "removed", "sort_at", "message_id"),
+        Index("ix_message_links_deal_date", "deal_id", "removed", "sort_at", "message_id"),
+        Index("ix_message_links_person_date", "person_id", "removed", "sort_at", "message_id"),
+        # the permission rule's lookup of a message's links, answered from the index alone
+        Index(
+            "ix_message_links_message",
+            "message_id",
+            "removed",
+            "partner_id",
+            "deal_id",
+            "person_id",
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
@@ -149,6 +195,9 @@ class MessageLink(Base):
     how: Mapped[str] = mapped_column(String(10))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The message's sort_at, copied so that a record's mail is read newest first from the
+    # link's index, never by sorting every message of the record.
+    sort_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_message_sort_at)
     # A user removed the link: kept as a tombstone so that no rule adds it again.
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -9,11 +9,14 @@ a hidden partner or deal, nor who filed it there. Views and the API call these f
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, defer, selectinload
 
 from crm import audit
@@ -29,6 +32,7 @@ from crm.timeline import TimelineEntry, register_source
 from mail_archive.models import (
     DIRECTIONS,
     LINK_TYPES,
+    SORT_KEY_LENGTH,
     Attachment,
     Message,
     MessageLink,
@@ -43,16 +47,62 @@ LIST_COLUMNS_ONLY = (defer(Message.body_text), defer(Message.body_html))
 
 def _linked_to(record_type: str, record_id: int) -> ColumnElement[bool]:
     column = getattr(MessageLink, f"{record_type}_id")
-    return Message.id.in_(
-        select(MessageLink.message_id).where(column == record_id, MessageLink.removed.is_(False))
+    return exists(
+        select(true()).where(
+            MessageLink.message_id == Message.id,
+            column == record_id,
+            MessageLink.removed.is_(False),
+        )
     )
 
 
 SORT_KEYS: dict[str, Any] = {
     "date": Message.sort_at,
-    "subject": Message.subject,
-    "from": func.lower(func.coalesce(func.nullif(Message.from_name, ""), Message.from_addr)),
+    "subject": Message.sort_subject,
+    "from": Message.sort_from,
 }
+# A web list counts at most this many visible messages: each one counted costs a permission
+# check, so a page of a 100,000-message archive says "more than 10,000" instead.
+COUNT_LIMIT = 10_000
+CURSOR = re.compile(r"(?P<id>[1-9][0-9]{0,17}):(?P<key>.*)", re.DOTALL)
+
+
+@dataclass
+class MailPage(Page[Message]):
+    """A page of mail read by position (keyset paging): from the start, from the end, after or
+    before a row. ``page`` is its number from the start or, while the total is not known
+    (``more``: there are more than ``total``), negative from the end (-1: the last page);
+    ``first`` and ``last`` are cursors of its first and last row for the links to the pages
+    before and after it."""
+
+    more: bool = False
+    has_prev: bool = False
+    has_next: bool = False
+    first: str = ""
+    last: str = ""
+
+
+def cursor_of(message: Message, sort: str) -> str:
+    """Where ``message`` stands in a list sorted by ``sort``: its id and sort key."""
+    value = getattr(message, SORT_KEYS[sort.removeprefix("-") or "date"].key)
+    return f"{message.id}:{value.isoformat() if isinstance(value, dt.datetime) else value}"
+
+
+def _parse_cursor(sort_key: str, raw: str) -> tuple[Any, int] | None:
+    found = CURSOR.fullmatch(raw)
+    if found is None:
+        return None
+    key: Any = found["key"]
+    if sort_key == "date":
+        try:
+            key = dt.datetime.fromisoformat(key)
+        except ValueError:
+            return None
+        if key.tzinfo is None:
+            return None
+    elif len(key) > SORT_KEY_LENGTH:
+        return None
+    return key, int(found["id"])
 
 
 def list_messages(
@@ -68,17 +118,34 @@ def list_messages(
     sort: str = "",
     page: int = 1,
     per_page: int = 50,
-) -> Page[Message]:
+    after: str = "",
+    before: str = "",
+    last: bool = False,
+    count_limit: int | None = None,
+) -> MailPage:
     """Newest first unless ``sort`` (date, subject or from; ``-`` before it: descending) says
     otherwise; filtered by what the user may see, the records asked for, ``direction`` (in,
-    out) and ``text`` in the subject, sender or an address. ValidationError for a sort key or
-    direction that does not exist."""
+    out) and ``text`` in the subject, sender or an address. ValidationError for a sort key,
+    direction or position that does not exist.
+
+    Which page: the rows ``after`` or ``before`` a cursor (``cursor_of``, what the pager's
+    links carry; ``page`` is then only the number shown), the ``last`` page, or page ``page``
+    from the start (a bookmark of a numbered page: the rows before it are read, as OFFSET
+    does). A page by cursor or from either end is read from the sort's index and costs the
+    same at any depth. ``count_limit``: count at most that many (web pages; the API counts
+    all)."""
     errors: dict[str, str] = {}
-    key = sort.removeprefix("-")
+    key = sort.removeprefix("-") or "date"
     if sort and key not in SORT_KEYS:
         errors["sort"] = "cannot sort by " + sort
+        key = "date"
     if direction and direction not in DIRECTIONS:
         errors["direction"] = "must be in or out"
+    seek = None
+    if after or before:
+        seek = _parse_cursor(key, after or before)
+        if seek is None:
+            errors["after" if after else "before"] = "is not a position in this list"
     if errors:
         raise ValidationError(errors)
     conditions = [visible(user, Message)]
@@ -102,32 +169,63 @@ def list_messages(
             conditions.append(_linked_to(record_type, record_id))
     if status:
         conditions.append(Message.status == status)
-    page = max(1, page)
     per_page = min(max(1, per_page), MAX_PER_PAGE)
-    total = session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0
-    items = list(
-        session.scalars(
-            select(Message)
-            .where(*conditions)
-            .options(
-                *LIST_COLUMNS_ONLY,
-                selectinload(Message.links).selectinload(MessageLink.partner),
-            )
-            .order_by(*_order(sort))
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        )
+    counted = select(Message.id).where(*conditions)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    more = count_limit is not None and total > count_limit
+    if count_limit is not None:
+        total = min(total, count_limit)
+    pages = max(1, math.ceil(total / per_page))
+    column = SORT_KEYS[key]
+    descending = not sort or sort.startswith("-")
+    query = (
+        select(Message)
+        .where(*conditions)
+        .options(*LIST_COLUMNS_ONLY, selectinload(Message.links).selectinload(MessageLink.partner))
     )
-    return Page(items, total, page, per_page)
-
-
-def _order(sort: str) -> list[Any]:
-    if not sort:
-        return [Message.sort_at.desc(), Message.id.desc()]
-    column = SORT_KEYS[sort.removeprefix("-")]
-    if sort.startswith("-"):
-        return [column.desc(), Message.id.desc()]
-    return [column.asc(), Message.id.asc()]
+    if seek is not None:
+        row = tuple_(column, Message.id)
+        at = tuple_(literal(seek[0], column.type), literal(seek[1]))
+        # the rows that follow the cursor in the list's order, or those that precede it
+        query = query.where(row < at if descending == bool(after) else row > at)
+    forward = [column.desc(), Message.id.desc()] if descending else [column, Message.id]
+    backward = [column, Message.id] if descending else [column.desc(), Message.id.desc()]
+    if before or (last and not after):
+        wanted = per_page
+        if not before:
+            # the last page holds what is left over, so that the pages before it are those
+            # counted from the start; with no known total, simply the last rows
+            wanted = per_page if more else total - (pages - 1) * per_page
+            page = -1 if more else pages
+        items = list(session.scalars(query.order_by(*backward).limit(wanted + 1)))
+        has_prev = len(items) > wanted
+        items = items[:wanted][::-1]
+        has_next = bool(before)
+        if not has_prev:
+            page = 1
+    else:
+        page = max(page, 1)
+        if seek is None and page > 1:
+            query = query.offset((page - 1) * per_page)
+        items = list(session.scalars(query.order_by(*forward).limit(per_page + 1)))
+        has_next = len(items) > per_page
+        items = items[:per_page]
+        has_prev = seek is not None or page > 1
+    if not more:  # a known total: the number stays within it (a stale link's number)
+        page = pages if has_prev and not has_next else min(max(page, 1), pages)
+    return MailPage(
+        items,
+        total,
+        page,
+        per_page,
+        more=more,
+        has_prev=has_prev,
+        has_next=has_next,
+        first=cursor_of(items[0], sort) if items else "",
+        last=cursor_of(items[-1], sort) if items else "",
+    )
 
 
 def visible_ids(session: Session, user: User, record_type: str, ids: Iterable[int]) -> set[int]:
@@ -295,7 +393,11 @@ def _ensure_link(
                 link.created_at = utcnow()
             return link
     link = MessageLink(
-        target=target, how="manual", created_by_id=user.id, **{f"{record_type}_id": record_id}
+        target=target,
+        how="manual",
+        created_by_id=user.id,
+        sort_at=message.sort_at,
+        **{f"{record_type}_id": record_id},
     )
     message.links.append(link)
     session.flush()
@@ -441,6 +543,23 @@ def counterpart(message: Addressed) -> str:
 
 
 def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list[TimelineEntry]:
+    """The partner's newest ``limit`` visible messages, read from the top of the links' index
+    on (partner, removed, date): a partner with 50,000 mails reads the rows it shows, and the
+    start of the text of those only."""
+    newest = (
+        select(MessageLink.message_id)
+        .join(Message, Message.id == MessageLink.message_id)
+        .where(
+            MessageLink.partner_id == partner_id,
+            MessageLink.removed.is_(False),
+            visible(user, Message),
+        )
+        .order_by(MessageLink.sort_at.desc(), MessageLink.message_id.desc())
+        .limit(limit)
+    )
+    shown = list(session.scalars(newest))
+    if not shown:
+        return []
     rows = session.execute(
         select(
             Message.id,
@@ -453,9 +572,8 @@ def _timeline(session: Session, user: User, partner_id: int, limit: int) -> list
             Message.has_attachments,
             func.substr(Message.body_text, 1, 300).label("body_start"),  # not whole bodies
         )
-        .where(_linked_to("partner", partner_id), visible(user, Message))
+        .where(Message.id.in_(shown))
         .order_by(Message.sort_at.desc(), Message.id.desc())
-        .limit(limit)
     )
     entries = []
     for r in rows:
@@ -509,3 +627,39 @@ def filed_count(session: Session, user: User, record_type: str, record_id: int) 
         )
         or 0
     )
+
+
+def partner_choices(session: Session, user: User, limit: int) -> tuple[list[tuple[int, str]], bool]:
+    """What a partner picker offers: the first ``limit`` partners the user may see, passive
+    ones too, by name (id and name only: a picker must not load whole records); and whether
+    there are more."""
+    rows = session.execute(
+        select(Partner.id, Partner.name)
+        .where(visible(user, Partner))
+        .order_by(Partner.name, Partner.id)
+        .limit(limit + 1)
+    ).all()
+    return [(r.id, r.name) for r in rows[:limit]], len(rows) > limit
+
+
+def deal_choices(
+    session: Session, user: User, limit: int
+) -> tuple[list[tuple[int, str, int | None]], bool]:
+    """What a deal picker offers: the first ``limit`` open deals the user may see, by title,
+    as (id, "title — partner", partner id), the partner only when the user sees it (a shared
+    deal of a private partner must not name it); and whether there are more."""
+    rows = session.execute(
+        select(Deal.id, Deal.title, Deal.partner_id)
+        .where(Deal.status == "open", visible(user, Deal))
+        .order_by(Deal.title, Deal.id)
+        .limit(limit + 1)
+    ).all()
+    names = partner_names(session, user, {r.partner_id for r in rows[:limit]})
+    return [
+        (
+            r.id,
+            f"{r.title} — {names[r.partner_id]}" if r.partner_id in names else r.title,
+            r.partner_id if r.partner_id in names else None,
+        )
+        for r in rows[:limit]
+    ], len(rows) > limit

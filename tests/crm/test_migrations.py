@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -191,3 +192,63 @@ def test_0005_makes_what_hangs_on_a_private_partner_private(settings: Settings) 
         assert task.scalar()
     assert deals == {"Hala": True, "Sklad": False}
     db.dispose()
+
+
+def test_m0002_fills_the_sort_keys_and_link_dates_of_existing_mail(
+    database: Database, world: Any
+) -> None:
+    """Mail archived before m0002 sorts by subject and sender and shows in its partner's
+    timeline afterwards: the new columns are filled from each row, nothing else changes."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from crm.services.partners import partners
+    from crm.timeline import partner_timeline
+    from mail_archive import service  # noqa: F401  (registers the mail timeline source)
+
+    with database.session() as s:
+        partner = partners.create(s, world.sales_a, {"name": "Stavby Příbram s.r.o."}).id
+    cfg = alembic_config(database)
+    command.downgrade(cfg, "m0001")
+    with database.engine.begin() as conn:
+        for n, (subject, name, addr) in enumerate(
+            [("ŽÁDOST o nabídku", "Łukasz Nowak", "l@x.pl"), ("Objednávka", "", "Eva@Firma.cz")]
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO messages (sha256, internet_id, size, subject, from_name,"
+                    " from_addr, to_addrs, cc_addrs, archived_at, sort_at, direction,"
+                    ' in_reply_to, "references", thread_key, body_text, body_html,'
+                    " remote_blocked, defects, auto, has_attachments, status) VALUES (:sha, '',"
+                    " 1, :subject, :name, :addr, '[]', '[]', :at, :at, 'in', '', '[]', :sha,"
+                    " 'Dobrý den', '', 0, '[]', false, false, 'filed')"
+                ),
+                {
+                    "sha": f"{n:064x}",
+                    "subject": subject,
+                    "name": name,
+                    "addr": addr,
+                    "at": f"2027-01-0{n + 1} 10:00:00",
+                },
+            )
+        for message_id in conn.scalars(text("SELECT id FROM messages")):
+            conn.execute(
+                text(
+                    "INSERT INTO message_links (message_id, target, partner_id, how, created_at,"
+                    " removed) VALUES (:m, :t, :p, 'manual', CURRENT_TIMESTAMP, false)"
+                ),
+                {"m": message_id, "t": f"partner:{partner}", "p": partner},
+            )
+    command.upgrade(cfg, "heads")
+    with database.engine.connect() as conn:
+        keys = conn.execute(text("SELECT sort_subject, sort_from FROM messages ORDER BY id")).all()
+        undated = conn.scalar(text("SELECT count(*) FROM message_links WHERE sort_at IS NULL"))
+    assert [tuple(k) for k in keys] == [
+        ("žádost o nabídku", "łukasz nowak"),
+        ("objednávka", "eva@firma.cz"),
+    ]
+    assert undated == 0
+    assert differences(database, Base.metadata) == []
+    with database.session() as s:
+        shown = [e.title for e in partner_timeline(s, world.sales_a, partner) if e.kind == "mail"]
+    assert shown == ["Objednávka", "ŽÁDOST o nabídku"]

@@ -14,6 +14,7 @@
       if (!fits && option.selected) deal.value = "";
     });
   }
+  window.dossierNarrowDeals = narrow;
   document.addEventListener("change", function (event) {
     if (event.target.name === "partner_id" && event.target.form) narrow(event.target.form);
   });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -27,9 +28,8 @@ from connector.intake import file_raw, filing_archive, read_upload
 from crm.blobs import BlobNotFound
 from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
-from crm.services.deals import deals
 from crm.services.persons import persons
-from crm.services.records import ListQuery, is_small_number
+from crm.services.records import is_small_number
 from mail_archive import service
 from mail_archive.models import Message
 from mail_archive.parse import ParsedMessage
@@ -39,7 +39,6 @@ from web.i18n import datetime as local_datetime
 from web.i18n import translate
 from web.security import login_required, require_user
 from web.views.common import page_size
-from web.views.deals import partner_choices
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
 MAX_INLINE_IMAGE = 2 * 1024 * 1024
@@ -56,23 +55,37 @@ def page_number() -> int:
     return int(raw) if is_small_number(raw) and 0 < int(raw) < 100_000 else 1
 
 
-def deal_choices(user: User) -> list[tuple[int, str, int | None]]:
-    """Open deals as (id, "title — partner", partner id): the pickers offer only the chosen
-    partner's deals (static/deal-picker.js)."""
+def position() -> int:
+    """The page number a mail list link shows (``page``; negative: counted from the end while
+    the total is not known); the page itself is found by the link's cursor."""
+    raw = request.args.get("page", "1")
+    number = raw.removeprefix("-")
+    if not (is_small_number(number) and 0 < int(number) < 100_000):
+        return 1
+    return -int(number) if raw.startswith("-") else int(number)
+
+
+PICKER_LIMIT = 500  # records a select offers; beyond that the picker takes a number
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the partner and deal pickers of a mail page offer (mail/_pickers.html): every
+    visible partner, passive ones too, and every open deal, by name; ``*_more`` when there
+    are more than ``limit``: the picker then takes any record's number."""
+
+    partners: list[tuple[int, str]]
+    partners_more: bool
+    deals: list[tuple[int, str, int | None]]
+    deals_more: bool
+    limit: int = PICKER_LIMIT
+
+
+def choices(user: User) -> Choices:
     session = db.session()
-    page = deals.list(
-        session, user, ListQuery({"status": "open"}, sort="title", per_page=500, with_total=False)
-    )
-    # a shared deal of a partner the user cannot see shows without the partner's name
-    names = service.partner_names(session, user, {d.partner_id for d in page.items})
-    return [
-        (
-            d.id,
-            f"{d.title} — {names[d.partner_id]}" if d.partner_id in names else d.title,
-            d.partner_id if d.partner_id in names else None,
-        )
-        for d in page.items
-    ]
+    partners, partners_more = service.partner_choices(session, user, PICKER_LIMIT)
+    deals, deals_more = service.deal_choices(session, user, PICKER_LIMIT)
+    return Choices(partners, partners_more, deals, deals_more)
 
 
 @bp.app_context_processor
@@ -106,12 +119,18 @@ def index() -> ResponseReturnValue:
             text=request.args.get("q", ""),
             direction=request.args.get("direction", ""),
             sort=request.args.get("sort", ""),
-            page=page_number(),
+            page=position(),
             per_page=page_size(),
+            after=request.args.get("after", ""),
+            before=request.args.get("before", ""),
+            last=request.args.get("last") == "1",
+            count_limit=service.COUNT_LIMIT,
         )
     except ValidationError as exc:
         errors = exc.errors
-        page = service.list_messages(session, user, per_page=page_size())
+        page = service.list_messages(
+            session, user, per_page=page_size(), count_limit=service.COUNT_LIMIT
+        )
     return render_template(
         "mail/list.html",
         page=page,
@@ -129,8 +148,7 @@ def triage() -> ResponseReturnValue:
     return render_template(
         "mail/triage.html",
         page=page,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
     )
 
 
@@ -271,8 +289,7 @@ def upload() -> ResponseReturnValue:
         "mail/upload.html",
         errors=errors,
         results=results,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
         partner_id=partner_id,
         deal_id=deal_id,
     ), 422 if errors else 200
@@ -297,8 +314,7 @@ def show(message_id: int) -> ResponseReturnValue:
         message=message,
         links=service.visible_links(session, user, [message])[message.id],
         thread=thread if len(thread) > 1 else [],
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
         can_send=can_send,
         link_name=_link_name,
     )
@@ -445,8 +461,7 @@ def compose() -> ResponseReturnValue:
         values=values,
         errors=errors,
         original=original,
-        partners=partner_choices(user),
-        deals=deal_choices(user),
+        choices=choices(user),
     ), 422 if errors else 200
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import event, select
 from sqlalchemy.orm import selectinload
 
-from connector.intake import AHEAD, PARSE_CHUNK, file_paths, parse_ahead
+from connector.intake import AHEAD, NOT_MAIL, PARSE_CHUNK, file_paths, parse_ahead
 from crm.blobs import BlobStore
 from crm.cli import main
 from crm.db import Database
@@ -333,11 +333,10 @@ def test_files_that_are_not_mail_are_refused_by_name_and_the_good_ones_still_sto
     assert filed.exit_code == 1
     assert summary(5, archived=1, refused=4) in filed.stdout
     problems = filed.stderr.splitlines()
-    assert f"{empty}: message: is empty" in problems
+    assert f"{empty}: The file is empty." in problems
     for path in (pdf, png, text):
-        assert any(
-            line.startswith(f"{path}: ") and "is not an e-mail message" in line for line in problems
-        ), (path, problems)
+        assert f"{path}: {NOT_MAIL}" in problems, (path, problems)
+    assert "Outlook" in NOT_MAIL and ".msg" in NOT_MAIL and ".eml" in NOT_MAIL
     assert set(stored(database)) == {"good-1@t"}
 
 
@@ -352,7 +351,7 @@ def test_a_plain_text_note_with_a_time_in_its_first_line_is_refused(
     filed = dossier_file(note, "--user", world.sales_a.email)
     assert summary(1, refused=1) in filed.stdout
     assert filed.exit_code == 1
-    assert f"{note}: " in filed.stderr and "is not an e-mail message" in filed.stderr
+    assert f"{note}: This file is not an e-mail." in filed.stderr
     assert count(database, Message) == 0
 
 

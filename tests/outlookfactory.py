@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from extract_msg.ole_writer import OleWriter
 
+from tests.mailfactory import make_mail
+
 PT_LONG, PT_BOOLEAN, PT_SYSTIME = 0x0003, 0x000B, 0x0040
 PT_STRING8, PT_UNICODE, PT_BINARY = 0x001E, 0x001F, 0x0102
 STORE_UNICODE_OK = 0x40000
@@ -163,3 +165,18 @@ def ole_file(streams: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     ole.write(out)
     return out.getvalue()
+
+
+# An offer from Jan Novák of Stavby Příbram (the mail tests' dossier), with an HTML body, a Cc,
+# a PDF, a note and a reply attached as .eml.
+CZECH = OutlookMessage(
+    subject="Nabídka – hala Příbram, 2. etapa",
+    body="Dobrý den,\r\nv příloze posíláme nabídku na ocelovou halu.\r\nJan Novák\r\n",
+    html="<p>Dobrý den,</p><p>v příloze posíláme <b>nabídku</b> na ocelovou halu.</p>",
+    cc=[("Petr Dvořák", "petr@firma.cz")],
+    attachments=[
+        ("Nabídka č. 12.pdf", "application/pdf", b"%PDF-1.4\n% nabidka\n"),
+        ("poznámky.txt", "text/plain", "Termín dodání: září".encode()),
+        ("odpověď.eml", "message/rfc822", make_mail(subject="Re: Poptávka haly")),
+    ],
+)

@@ -33,7 +33,7 @@ from mail_archive.outlook import DAMAGED, EMPTY_ITEM, NOT_MAIL_CLASSES, OUTLOOK_
 from tests.conftest import World, corpora_dir, count
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
-from tests.outlookfactory import OutlookMessage, make_msg, ole_file
+from tests.outlookfactory import CZECH, OutlookMessage, make_msg, ole_file
 
 CORPUS = corpora_dir() / "outlook-msg" / "apache-poi"
 
@@ -299,19 +299,6 @@ def test_every_corpus_msg_is_archived_with_what_outlook_kept_or_refused_with_a_r
         assert upload(database, world.sales_a, data) == message_id, path.name
     assert set(archived) == {n for n, e in EXPECTED.items() if isinstance(e, Archived)}
     assert count(database, Message) == len(set(archived.values()))
-
-
-CZECH = OutlookMessage(
-    subject="Nabídka – hala Příbram, 2. etapa",
-    body="Dobrý den,\r\nv příloze posíláme nabídku na ocelovou halu.\r\nJan Novák\r\n",
-    html="<p>Dobrý den,</p><p>v příloze posíláme <b>nabídku</b> na ocelovou halu.</p>",
-    cc=[("Petr Dvořák", "petr@firma.cz")],
-    attachments=[
-        ("Nabídka č. 12.pdf", "application/pdf", b"%PDF-1.4\n% nabidka\n"),
-        ("poznámky.txt", "text/plain", "Termín dodání: září".encode()),
-        ("odpověď.eml", "message/rfc822", make_mail(subject="Re: Poptávka haly")),
-    ],
-)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ archive dedupes it as it dedupes any mail.
 
 Strings: a Unicode .msg stores UTF-16; an older one stores 8-bit strings in the code page named
 by PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID, else the one of its locale (PR_MESSAGE_LOCALE_ID);
-each string is decoded by itself with a fallback (mail_archive.parse.decode_bytes), so one bad
+each string is decoded by itself, trying those, then UTF-8, then windows-1250, so one bad
 property never makes the rest unreadable. What cannot be carried over is returned in ``notes``.
 
 Bad input: a file that is not an OLE2 compound file, or one that is but holds no Outlook item,
@@ -165,23 +165,11 @@ _ERROR_BEHAVIOR = (
 for _name in ("extract_msg", "RTFDE", "olefile"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
-# What extract_msg and the libraries under it raise on files they cannot follow: besides their
-# own errors, plain ones from deep inside (a stream shorter than its header says, a recursion in
-# the RTF, a code page Python does not know).
-_LIBRARY_ERRORS = (
-    ExMsgBaseException,
-    OSError,
-    ValueError,
-    LookupError,
-    TypeError,
-    AttributeError,
-    IndexError,
-    KeyError,
-    UnicodeError,
-    NotImplementedError,
-    RecursionError,
-    AssertionError,
-)
+# What reading a file may raise: extract_msg's own errors, olefile's, plain ones from deep inside
+# (a stream shorter than its header says, a recursion in the RTF, a code page Python does not
+# know), and compressed_rtf's bare Exception for a bad checksum. A file is data: whatever reading
+# it raises becomes a note (``_guarded``) or a refusal, never an error that stops the filing.
+_LIBRARY_ERRORS = (Exception,)
 _T = TypeVar("_T")
 
 
@@ -224,7 +212,9 @@ def convert(data: bytes) -> Converted:
             raise Refused(EMPTY_ITEM)
         subject = _guarded(lambda: _item_subject(msg), notes, "subject") or ""
         raw = _mime(msg, _Boundaries(digest[:24]), notes, depth=0, original=(data, subject))
-    except RecursionError as exc:
+    except Refused:
+        raise
+    except _LIBRARY_ERRORS as exc:  # a stream the file's directory names but cannot deliver
         raise Refused(DAMAGED) from exc
     finally:
         _close(msg)
@@ -255,6 +245,8 @@ def _open(data: bytes) -> Any:
             if message_class == prefix or message_class.startswith(prefix + "."):
                 raise Refused(reason)
         unicode = _guarded(lambda: bool(probe.areStringsUnicode), [], "")
+    except (NotOutlookItem, Refused):
+        raise
     except _LIBRARY_ERRORS as exc:
         raise Refused(DAMAGED) from exc
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -516,3 +517,29 @@ def test_what_the_conversion_could_not_keep_is_in_the_defects_and_the_message_is
     assert message_id is not None
     message, _ = shown(database, world.sales_a, message_id)
     assert any("cenik.pdf" in d and "the attached .msg keeps it" in d for d in message.defects)
+
+
+def test_damaged_copies_of_a_msg_are_each_archived_or_refused_never_an_error() -> None:
+    """Bytes of a .msg changed at random (seeded: the same every run), as a broken disk or a
+    cut-off download leaves them: each converts, or is refused with a reason."""
+    rng = random.Random(20260302)
+    original = make_msg(CZECH)
+    outcomes: set[str] = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 24)):
+            data[rng.randrange(512, len(data))] = rng.randrange(256)
+        try:
+            mail = mail_file(bytes(data))
+        except ValidationError as exc:
+            assert exc.errors["message"] in (
+                DAMAGED,
+                NOT_MAIL,
+                EMPTY_ITEM,
+                *NOT_MAIL_CLASSES.values(),
+            )
+            outcomes.add("refused")
+            continue
+        assert read_upload(bytes(data)).raw == mail.raw
+        outcomes.add("archived")
+    assert outcomes == {"archived", "refused"}

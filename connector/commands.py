@@ -200,7 +200,8 @@ def file_(
     user_email: str,
     workers: int | None,
 ) -> None:
-    """File .eml files, maildirs or mbox files; unmatched mail waits in the triage queue."""
+    """File .eml and Outlook .msg files, maildirs or mbox files; unmatched mail waits in the
+    triage queue."""
     from connector.intake import file_paths
 
     db = initialize(load_settings())

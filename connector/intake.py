@@ -1,6 +1,9 @@
-"""Explicit filing channels: ``dossier file`` (.eml files, maildirs, mbox files), the web upload
-and the API. Each message goes through mail_archive's ingest with the rule filer; mail that
-matches nothing waits in the triage queue of the user who filed it."""
+"""Explicit filing channels: ``dossier file`` (.eml and Outlook .msg files, maildirs, mbox files),
+the web upload and the API. Each file is checked by its content (``mail_file``): RFC 822 as it
+is, an Outlook .msg converted to RFC 822 with the original attached (mail_archive.outlook),
+anything else refused with a reason a salesperson understands. Each message goes through
+mail_archive's ingest with the rule filer; mail that matches nothing waits in the triage queue
+of the user who filed it."""
 
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from crm.blobs import BlobStore
 from crm.db import Database
 from crm.errors import ValidationError
 from crm.models import User
+from crm.text import N_, Text
 from mail_archive.filing import RuleFiler
 from mail_archive.ingest import Archive, IngestResult, Source
+from mail_archive.outlook import NotOutlookItem, Refused, convert, is_ole2
 from mail_archive.parse import UTF8_BOM, ParsedMessage, parse
 from mail_archive.service import check_choice
 
@@ -33,20 +38,52 @@ MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # a larger "message" is refused, not trun
 HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
 
-def check_raw(raw: bytes) -> None:
-    """What a raw RFC 822 upload must at least look like."""
-    if not raw.strip():
-        raise ValidationError({"message": "is empty"})
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ValidationError({"message": f"is larger than {MAX_MESSAGE_BYTES // 2**20} MB"})
-    lines = raw.removeprefix(UTF8_BOM).lstrip()[:4096].split(b"\n", 2)
+EMPTY_FILE = N_("The file is empty.")
+NOT_MAIL = N_(
+    "This file is not an e-mail. Save the message from your mail program and use that file: "
+    "in Outlook drag the message into a folder or choose File > Save As (.msg); other mail "
+    "programs save .eml files."
+)
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """A file a user filed, as the archive keeps it."""
+
+    raw: bytes  # RFC 822; an Outlook .msg converted, with the original attached
+    # what converting an Outlook .msg could not carry over: the message's defects
+    notes: tuple[str, ...] = ()
+
+
+def refused(reason: str) -> ValidationError:
+    """The refusal of a file, under the field ``message``; ``reason`` (marked for translation)
+    is also the error's message, so the API and ``dossier file`` say it as it is."""
+    return ValidationError({"message": reason}, reason)
+
+
+def mail_file(data: bytes) -> MailFile:
+    """``data`` as the archive keeps mail, told by content (not by a file name): an RFC 822
+    message as it is (it must begin with a header line), an Outlook .msg (an OLE2 file)
+    converted. ValidationError with a reason a salesperson understands for anything else."""
+    if not data.strip():
+        raise refused(EMPTY_FILE)
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise refused(Text("The file is larger than %(mb)d MB.", mb=MAX_MESSAGE_BYTES // 2**20))
+    if is_ole2(data):
+        try:
+            converted = convert(data)
+        except Refused as exc:
+            raise refused(exc.reason) from exc
+        except NotOutlookItem as exc:  # a Word or Excel document of old, say
+            raise refused(NOT_MAIL) from exc
+        return MailFile(converted.raw, tuple(converted.notes))
+    lines = data.removeprefix(UTF8_BOM).lstrip()[:4096].split(b"\n", 2)
     first = lines[0]
     if first.startswith(b"From ") and len(lines) > 1:  # an mbox "From " line before the headers
         first = lines[1]
     if not HEADER_LINE.match(first):
-        raise ValidationError(
-            {"message": "is not an e-mail message (RFC 822: it must begin with header lines)"}
-        )
+        raise refused(NOT_MAIL)
+    return MailFile(data)
 
 
 def filing_archive(session: Session, blobs: BlobStore) -> Archive:
@@ -69,33 +106,45 @@ def explicit_source(
     )
 
 
-def read_upload(raw: bytes) -> ParsedMessage:
-    """An uploaded message checked and parsed: what a request does before its unit of work
-    begins, so that parsing a large message never holds the database's write lock (on SQLite
-    every other writer would wait for it). ValidationError if it is not mail."""
-    check_raw(raw)
-    return parse(raw)
+@dataclass(frozen=True)
+class Upload:
+    """A filed file read and parsed, before the unit of work that stores it."""
+
+    raw: bytes  # as the archive keeps it (mail_file)
+    parsed: ParsedMessage
 
 
-def file_raw(
+def read_upload(data: bytes) -> Upload:
+    """An uploaded file checked, converted when it is an Outlook .msg, and parsed: what a
+    request does before its unit of work begins, so that parsing a large message never holds
+    the database's write lock (on SQLite every other writer would wait for it).
+    ValidationError if it is not mail."""
+    mail = mail_file(data)
+    return Upload(mail.raw, _parsed(mail))
+
+
+def _parsed(mail: MailFile, parsed: ParsedMessage | None = None) -> ParsedMessage:
+    parsed = parse(mail.raw) if parsed is None else parsed
+    parsed.defects.extend(n for n in mail.notes if n not in parsed.defects)
+    return parsed
+
+
+def file_upload(
     archive: Archive,
     user: User,
-    raw: bytes,
+    upload: Upload,
     *,
     kind: str,
     partner_id: int | None = None,
     deal_id: int | None = None,
-    parsed: ParsedMessage | None = None,
 ) -> IngestResult:
-    """One message filed by a user (upload, API); ValidationError if it is not mail, NotFound
-    if the chosen partner or deal is not theirs to see. ``parsed``: ``read_upload(raw)``, done
-    before the caller's unit of work began. The result names no message when the bytes are
-    those of a message the user may not see and they chose nothing of theirs to file it to:
-    the caller says so without naming it."""
-    check_raw(raw)
+    """One message filed by a user (upload, API); NotFound if the chosen partner or deal is not
+    theirs to see. The result names no message when the bytes are those of a message the user
+    may not see and they chose nothing of theirs to file it to: the caller says so without
+    naming it."""
     check_choice(archive.session, user, partner_id, deal_id)
-    source = explicit_source(kind, user.id, raw, partner_id, deal_id)
-    return archive.ingest(raw, source, parsed=parsed)
+    source = explicit_source(kind, user.id, upload.raw, partner_id, deal_id)
+    return archive.ingest(upload.raw, source, parsed=upload.parsed)
 
 
 @dataclass
@@ -106,8 +155,8 @@ class FileReport:
 
 
 def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(label, raw bytes) of every message at ``path``: a maildir (cur/new/tmp), a folder of
-    files, an mbox file, or one message file."""
+    """(label, bytes) of every file or message at ``path``: a maildir (cur/new/tmp), a folder
+    of files, an mbox file, or one file (.eml, .msg or anything else, told apart later)."""
     if path.is_dir():
         if (path / "cur").is_dir() or (path / "new").is_dir():
             for sub in ("new", "cur"):
@@ -161,11 +210,13 @@ def file_paths(
         user_id = user.id
     filer = RuleFiler()
     pending: list[tuple[str, bytes, ParsedMessage]] = []
+    notes: dict[str, tuple[str, ...]] = {}  # by label: what converting a .msg left out
 
     def flush() -> None:
         with db.session() as s:
             archive = Archive(s, blobs, filer)
-            for _label, raw, parsed in pending:
+            for label, raw, parsed in pending:
+                _parsed(MailFile(raw, notes.pop(label, ())), parsed)
                 source = explicit_source("file", user_id, raw, partner_id, deal_id)
                 result = archive.ingest(raw, source, parsed=parsed)
                 report.counts[result.status] += 1
@@ -178,14 +229,16 @@ def file_paths(
             if not path.exists():
                 report.problems.append(f"{path}: no such file or folder")
                 continue
-            for label, raw in iter_messages(path):
+            for label, data in iter_messages(path):
                 try:
-                    check_raw(raw)
+                    mail = mail_file(data)
                 except ValidationError as exc:
                     report.counts["refused"] += 1
                     report.problems.append(f"{label}: {exc.message}")
                     continue
-                yield label, raw
+                if mail.notes:
+                    notes[label] = mail.notes
+                yield label, mail.raw
 
     for item in parse_ahead(acceptable(), workers):
         pending.append(item)

@@ -322,7 +322,7 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
     if encoding in "bB":
         try:
             return binascii.a2b_base64(payload + "===")  # missing padding is common
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: 8-bit bytes inside the word
             return payload.encode("ascii", "replace")
     return email.quoprimime.header_decode(payload).encode("latin-1", "replace")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from connector.intake import EMPTY_FILE, NOT_MAIL
 from crm.db import Database
 from crm.services.partners import partners
+from mail_archive.outlook import DAMAGED, NOT_MAIL_CLASSES, OUTLOOK_TYPE
 from tests.api.conftest import ApiFor
 from tests.conftest import World
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
+from tests.outlookfactory import CZECH, make_msg
 
 RFC822 = {"content_type": "message/rfc822"}
 
@@ -139,3 +142,47 @@ def test_the_list_filters_by_text_and_direction_and_sorts(
     bad = api.get("/api/v1/messages", sort="secret", direction="up")
     assert bad.status_code == 422
     assert set(bad.get_json()["error"]["fields"]) == {"sort", "direction"}
+
+
+def test_an_outlook_msg_is_filed_by_its_content_and_a_file_that_is_no_mail_says_why(
+    api_for: ApiFor, world: World, dossier: Dossier
+) -> None:
+    api = api_for(world.sales_a)
+    data = make_msg(CZECH)
+    first = api.raw("POST", "/api/v1/messages", data=data, content_type=OUTLOOK_TYPE)
+    assert first.status_code == 201, first.get_json()
+    body = first.get_json()
+    assert body["status"] == "filed" and body["duplicate"] is False
+    one = api.get(f"/api/v1/messages/{body['id']}").get_json()
+    assert one["subject"] == CZECH.subject
+    assert one["from"] == {"name": "Jan Novák", "address": "jan.novak@stavby-pribram.cz"}
+    original = one["attachments"][-1]
+    assert (original["filename"], original["content_type"]) == (
+        f"{CZECH.subject}.msg",
+        OUTLOOK_TYPE,
+    )
+    download = api.get(original["url"])
+    assert download.data == data  # the original .msg, byte for byte
+    download.close()
+    raw = api.get(one["raw_url"])
+    assert raw.mimetype == "message/rfc822" and raw.data.startswith(b"From: ")
+    raw.close()
+    # told by content: the same .msg sent as message/rfc822 is the same message
+    again = api.raw("POST", "/api/v1/messages", data=data, **RFC822)
+    assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    assert again.get_json()["duplicate"] is True
+
+    for refused, reason in (
+        (b"", EMPTY_FILE),
+        (b"%PDF-1.7\n", NOT_MAIL),
+        (data[:700], DAMAGED),
+        (make_msg(message_class="IPM.Appointment"), NOT_MAIL_CLASSES["ipm.appointment"]),
+    ):
+        answer = api.raw("POST", "/api/v1/messages", data=refused, content_type=OUTLOOK_TYPE)
+        assert answer.status_code == 422
+        error = answer.get_json()["error"]
+        assert error["message"] == reason and error["fields"] == {"message": reason}
+    wrong_type = api.raw("POST", "/api/v1/messages", data=data, content_type="application/pdf")
+    assert wrong_type.status_code == 415
+    assert OUTLOOK_TYPE in wrong_type.get_json()["error"]["message"]
+    assert api.get("/api/v1/messages").get_json()["total"] == 1

@@ -16,16 +16,18 @@ from click.testing import CliRunner, Result
 from sqlalchemy import event, select
 from sqlalchemy.orm import selectinload
 
-from connector.intake import AHEAD, PARSE_CHUNK, file_paths, parse_ahead
+from connector.intake import AHEAD, NOT_MAIL, PARSE_CHUNK, file_paths, parse_ahead
 from crm.blobs import BlobStore
 from crm.cli import main
 from crm.db import Database
 from crm.services.deals import deals
 from crm.settings import Settings
 from mail_archive.models import Message, MessageSource, target_of
+from mail_archive.outlook import DAMAGED, NOT_MAIL_CLASSES
 from tests.conftest import World, count
 from tests.mail_archive.conftest import Dossier
 from tests.mailfactory import make_mail
+from tests.outlookfactory import CZECH, make_msg, ole_file
 
 STRANGER = ("Nový zákazník", "info@novy-zakaznik.cz")  # matches no partner, person or domain
 
@@ -333,11 +335,10 @@ def test_files_that_are_not_mail_are_refused_by_name_and_the_good_ones_still_sto
     assert filed.exit_code == 1
     assert summary(5, archived=1, refused=4) in filed.stdout
     problems = filed.stderr.splitlines()
-    assert f"{empty}: message: is empty" in problems
+    assert f"{empty}: The file is empty." in problems
     for path in (pdf, png, text):
-        assert any(
-            line.startswith(f"{path}: ") and "is not an e-mail message" in line for line in problems
-        ), (path, problems)
+        assert f"{path}: {NOT_MAIL}" in problems, (path, problems)
+    assert "Outlook" in NOT_MAIL and ".msg" in NOT_MAIL and ".eml" in NOT_MAIL
     assert set(stored(database)) == {"good-1@t"}
 
 
@@ -352,7 +353,7 @@ def test_a_plain_text_note_with_a_time_in_its_first_line_is_refused(
     filed = dossier_file(note, "--user", world.sales_a.email)
     assert summary(1, refused=1) in filed.stdout
     assert filed.exit_code == 1
-    assert f"{note}: " in filed.stderr and "is not an e-mail message" in filed.stderr
+    assert f"{note}: This file is not an e-mail." in filed.stderr
     assert count(database, Message) == 0
 
 
@@ -444,3 +445,33 @@ def test_an_eml_saved_with_a_byte_order_mark_is_read_and_hidden_folders_are_not(
     assert message.subject == "Objednávka z Notepadu"
     assert message.from_addr == "jan.novak@stavby-pribram.cz" and message.status == "filed"
     assert "byte order mark before the headers" in message.defects
+
+
+def test_outlook_msg_files_in_a_folder_are_filed_and_other_outlook_items_refused_by_name(
+    database: Database, world: World, dossier: Dossier, dossier_file: FileCommand, tmp_path: Path
+) -> None:
+    folder = tmp_path / "Z Outlooku"
+    offer = write(folder / "Nabídka – hala Příbram.msg", make_msg(CZECH))
+    # told by content, not by name: a .msg saved under another name is still one
+    renamed = write(folder / "poptavka.dat", make_msg(sender=STRANGER, message_id="<p-1@t>"))
+    meeting = write(folder / "Schůzka.msg", make_msg(message_class="IPM.Appointment"))
+    word = write(folder / "smlouva.doc", ole_file({"WordDocument": bytes(5000)}))
+    cut = write(folder / "useknutá.msg", make_msg()[:1000])
+
+    filed = dossier_file(folder, "--user", world.sales_a.email)
+    assert filed.exit_code == 1
+    assert summary(5, archived=1, triaged=1, refused=3) in filed.stdout
+    problems = filed.stderr.splitlines()
+    assert f"{meeting}: {NOT_MAIL_CLASSES['ipm.appointment']}" in problems
+    assert f"{word}: {NOT_MAIL}" in problems
+    assert f"{cut}: {DAMAGED}" in problems
+    assert not any(str(offer) in p or str(renamed) in p for p in problems)
+    messages = stored(database)
+    assert messages["nabidka-1@stavby-pribram.cz"].subject == CZECH.subject
+    assert messages["nabidka-1@stavby-pribram.cz"].status == "filed"
+    assert messages["p-1@t"].status == "triage"
+
+    again = dossier_file(offer, renamed, "--user", world.sales_a.email)
+    assert again.exit_code == 0, again.output
+    assert summary(2, duplicates=2) in again.stdout
+    assert count(database, Message) == 2

@@ -323,3 +323,20 @@ def test_8bit_text_next_to_encoded_words_is_stored_readable_on_every_database(
     assert result.message_id
     m = message(database, result.message_id)
     assert (m.subject, m.from_name) == ("Příbram Jiří", "Jiří Novák")
+
+
+def test_8bit_bytes_inside_a_base64_encoded_word_are_archived_not_raised(
+    database: Database, world: World, ingest: Ingest
+) -> None:
+    """A "B" encoded word holding raw 8-bit bytes (base64 has none) made the parser raise,
+    which stopped the whole sync; it is archived with the word kept as text."""
+    raw = (
+        "From: =?utf-8?b?SmFu\u00e9?= <jan.novak@stavby-pribram.cz>\r\n"
+        "To: jana@firma.cz\r\nSubject: =?utf-8?b?TmFiw61ka2E\u00e1?=\r\n"
+        "Message-ID: <b64-8bit@x>\r\n\r\ntext\r\n"
+    ).encode()
+    result = ingest(raw, upload_source(world.sales_a.id, "b64-8bit"))
+    assert result.message_id
+    m = message(database, result.message_id)
+    assert m.from_addr == "jan.novak@stavby-pribram.cz"
+    assert m.subject and m.from_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -18,6 +19,7 @@ from mail_archive.ingest import Archive, Source
 from mail_archive.models import Message
 from tests.conftest import World, login, post_form
 from tests.mailfactory import make_mail
+from tests.outlookfactory import CZECH, make_msg
 
 HOSTILE = (
     '<p onclick="steal()">Dobrý den,</p><script>alert(1)</script>'
@@ -231,3 +233,65 @@ def test_the_mail_list_sorts_filters_and_says_where_mail_is_filed(
     assert bad.status_code == 400
     assert "cannot sort by password" in html and "must be in or out" in html
     assert "Nabídka haly" in html  # the whole list still shows
+
+
+def test_upload_files_an_outlook_msg_and_says_by_the_file_field_why_others_are_refused(
+    client: FlaskClient, database: Database, world: World
+) -> None:
+    ids = setup(database, world)
+    login(client, world.sales_a)
+    data = make_msg(CZECH)
+    response = post_form(
+        client,
+        "/mail/upload",
+        {
+            "files": [
+                (io.BytesIO(data), "Nabídka hala.msg"),
+                (io.BytesIO(make_msg(message_class="IPM.Appointment")), "Schůzka.msg"),
+                (io.BytesIO(b""), "prázdný.eml"),
+                (io.BytesIO(b"%PDF-1.4 not a mail"), "faktura.pdf"),
+            ]
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200  # one file was filed
+    assert 'aria-invalid="true" aria-describedby="files-error"' in page
+    said = refusals(page)
+    assert list(said) == ["Schůzka.msg", "prázdný.eml", "faktura.pdf"]
+    assert said["Schůzka.msg"].startswith("This Outlook file is a calendar item, not an e-mail")
+    assert said["prázdný.eml"] == "The file is empty."
+    assert said["faktura.pdf"].startswith("This file is not an e-mail. Save the message")
+    with database.session(write=False) as s:
+        message = s.scalars(select(Message).where(Message.subject == CZECH.subject)).one()
+        message_id, files = message.id, [(a.position, a.filename) for a in message.attachments]
+    assert f'href="/mail/{message_id}">filed</a>' in page
+    shown = client.get(f"/mail/{message_id}").get_data(as_text=True)
+    assert CZECH.subject in shown and "Stavby Příbram s.r.o." in shown
+    position, name = files[-1]
+    assert name == f"{CZECH.subject}.msg" and name in html.unescape(shown)
+    original = client.get(f"/mail/{message_id}/attachments/{position}")
+    assert original.status_code == 200 and original.data == data
+    original.close()
+    assert ids["partner"]  # filed to the sender's partner, as shown above
+
+    nothing_filed = post_form(
+        client,
+        "/mail/upload",
+        {"files": [(io.BytesIO(data[:900]), "poškozená.msg")]},
+        content_type="multipart/form-data",
+    )
+    assert nothing_filed.status_code == 422
+    said = refusals(nothing_filed.get_data(as_text=True))
+    assert said["poškozená.msg"].startswith("This Outlook file is damaged and cannot be read.")
+
+
+def refusals(page: str) -> dict[str, str]:
+    """The files refused, by name, with the reason shown by the file field."""
+    field = page.split('id="files-error"', 1)[1].split("</div>", 1)[0]
+    return {
+        html.unescape(name): html.unescape(reason)
+        for name, reason in re.findall(
+            r'<p class="error refused"><strong>([^<]*)</strong>: ([^<]*)</p>', field
+        )
+    }

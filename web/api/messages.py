@@ -1,4 +1,5 @@
-"""/api/v1/messages: file a raw message, list and read messages, their raw bytes, their links."""
+"""/api/v1/messages: file a raw message (RFC 822 or an Outlook .msg), list and read messages, their
+raw bytes, their links."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from connector.intake import file_raw, filing_archive, read_upload
+from connector.intake import file_upload, filing_archive, read_upload
 from crm.errors import Conflict, DossierError, NotFound, ValidationError
 from crm.models import User
 from mail_archive import service
@@ -17,6 +18,8 @@ from web.api.auth import api_user
 from web.api.common import ID, MAX_ID, int_arg, json_object, reject_unknown
 from web.files import blob_store, send_blob
 
+# What a message may be sent as: RFC 822, or an Outlook .msg (converted; told by its content).
+UPLOAD_TYPES = ("message/rfc822", "application/vnd.ms-outlook")
 # An attachment's position in its message; a page; a search text (the description says so).
 MAX_POSITION, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY = 100_000, 100_000, 500, 200
 
@@ -89,18 +92,19 @@ def message_detail(m: Message, user: User) -> dict[str, Any]:
 
 def create() -> ResponseReturnValue:
     ctype = (request.mimetype or "").lower()
-    if ctype != "message/rfc822":
-        raise UnsupportedMediaType("send the raw message with Content-Type: message/rfc822")
+    if ctype not in UPLOAD_TYPES:
+        raise UnsupportedMediaType(
+            "send the raw message with Content-Type: message/rfc822, or an Outlook .msg file "
+            "with Content-Type: application/vnd.ms-outlook"
+        )
     reject_unknown(request.args, {"partner_id", "deal_id"})
     partner_id, deal_id = optional_id("partner_id"), optional_id("deal_id")
     raw = request.get_data(cache=False)
     db.release()  # parsed with no write lock held: a large message must not stall other users
-    parsed = read_upload(raw)
+    upload = read_upload(raw)
     session, user = db.session(), api_user()
     archive = filing_archive(session, blob_store())
-    result = file_raw(
-        archive, user, raw, kind="api", partner_id=partner_id, deal_id=deal_id, parsed=parsed
-    )
+    result = file_upload(archive, user, upload, kind="api", partner_id=partner_id, deal_id=deal_id)
     db.commit()
     # explicit channel: always stored, but a copy of a message the user may not see names none
     message = service.find_message(session, user, result.message_id)

@@ -199,6 +199,11 @@ def paths() -> dict[str, Schema]:
                 "operationId": "message_create",
                 "tags": ["messages"],
                 "summary": "File a raw message; unmatched mail waits in the user's triage queue",
+                "description": "The body is an RFC 822 message, or an Outlook .msg file (told "
+                "by its content): a .msg is archived as RFC 822 with the original .msg as its "
+                "last attachment. Anything else, an empty file, a damaged .msg or an Outlook "
+                "item that is no e-mail (a calendar item, task, note or contact) is refused with "
+                "422 and a message that says why.",
                 "parameters": [
                     _query("partner_id", "File it to this partner"),
                     _query("deal_id", "File it to this deal (and its partner)"),
@@ -209,14 +214,17 @@ def paths() -> dict[str, Schema]:
                         "message/rfc822": {
                             # what the upload must at least look like: a header line first
                             "schema": {"type": "string", "pattern": "^[!-9;-~]+[ \\t]*:"}
-                        }
+                        },
+                        "application/vnd.ms-outlook": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
                     },
                 },
                 "responses": {
                     "201": _json("Archived", _ref("MessageFiled")),
                     "200": _json("Already archived (a duplicate)", _ref("MessageFiled")),
                     "413": {"description": "Too large"},
-                    "415": {"description": "Not Content-Type: message/rfc822"},
+                    "415": {"description": "Neither message/rfc822 nor application/vnd.ms-outlook"},
                     # the very bytes of a message filed to records the user cannot see, with no
                     # partner or deal of theirs chosen: nothing is named, nothing is written
                     **_err("401", "404", "409", "422"),

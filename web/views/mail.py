@@ -1,5 +1,6 @@
 """Mail pages: all filed mail, a message with its thread and links, the triage queue, uploading
-.eml files, and writing mail from the CRM (the mail accounts: web.views.mail_accounts)."""
+.eml and Outlook .msg files, and writing mail from the CRM (the mail accounts:
+web.views.mail_accounts)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from connector import accounts as account_service
-from connector.intake import file_raw, filing_archive, read_upload
+from connector.intake import Upload, file_upload, filing_archive, read_upload
 from crm.blobs import BlobNotFound
 from crm.errors import NotFound, ValidationError
 from crm.models import Deal, Partner, Person, User
@@ -32,7 +33,6 @@ from crm.services.persons import persons
 from crm.services.records import is_small_number
 from mail_archive import service
 from mail_archive.models import Message
-from mail_archive.parse import ParsedMessage
 from web import db
 from web.files import blob_store, send_blob
 from web.i18n import datetime as local_datetime
@@ -238,17 +238,21 @@ def upload() -> ResponseReturnValue:
     user = require_user()
     errors: dict[str, str] = {}
     results: list[tuple[str, str, int | None]] = []
+    refused: list[tuple[str, str]] = []  # (file name, why): shown by the file field
     partner_id = request.form.get("partner_id", type=int)
     deal_id = request.form.get("deal_id", type=int)
     if request.method == "POST":
         files = [f for f in request.files.getlist("files") if f.filename]
         if not files:
-            errors["files"] = _("Choose one or more .eml files.")
+            errors["files"] = _("Choose one or more .eml or .msg files.")
         db.release()  # every file is parsed before the write lock is taken, not while held
-        uploads = []
+        uploads: list[tuple[str, Upload]] = []
         for f in files:
-            raw = f.read()
-            uploads.append((f.filename or "", raw, _read_upload(raw)))
+            name = f.filename or ""
+            try:
+                uploads.append((name, read_upload(f.read())))
+            except ValidationError as exc:
+                refused.append((name, translate(exc.errors.get("message", exc.message))))
         session = db.session()
         archive = filing_archive(session, blob_store())  # one per request, not per file
         try:  # the choice once, before any file: a deal of another partner refuses them all
@@ -259,47 +263,31 @@ def upload() -> ResponseReturnValue:
         except NotFound:
             errors["partner_id"] = _("No such partner or deal.")
             uploads = []
-        for name, raw, parsed in uploads:
+        for name, mail in uploads:
             try:
-                if isinstance(parsed, ValidationError):
-                    raise parsed
-                result = file_raw(
-                    archive,
-                    user,
-                    raw,
-                    kind="upload",
-                    partner_id=partner_id,
-                    deal_id=deal_id,
-                    parsed=parsed,
+                result = file_upload(
+                    archive, user, mail, kind="upload", partner_id=partner_id, deal_id=deal_id
                 )
             except NotFound:
                 errors["partner_id"] = _("No such partner or deal.")
                 session.rollback()
                 break
-            except ValidationError as exc:
-                results.append((name, exc.message, None))
-                continue
             # a copy of a message the user may not see: said so, nothing named
             shown = service.find_message(session, user, result.message_id)
             status = result.status if shown is not None else "elsewhere"
             results.append((name, status, shown.id if shown else None))
         if not errors:
             db.commit()
+    failed = bool(errors) or (bool(refused) and not results)
     return render_template(
         "mail/upload.html",
         errors=errors,
         results=results,
         choices=choices(user),
+        refused=refused,
         partner_id=partner_id,
         deal_id=deal_id,
-    ), 422 if errors else 200
-
-
-def _read_upload(raw: bytes) -> ParsedMessage | ValidationError:
-    try:
-        return read_upload(raw)
-    except ValidationError as exc:
-        return exc
+    ), 422 if failed else 200
 
 
 @bp.get("/<int:message_id>")

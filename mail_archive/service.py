@@ -429,6 +429,29 @@ def remove_link(session: Session, user: User, message: Message, link_id: int) ->
     write_outbox(session, "message", message.id, "update", payload={"links": ["removed"]})
 
 
+def removed_link(session: Session, user: User, message: Message, link_id: int) -> MessageLink:
+    """A link of the message that was removed, to a record the user sees (to undo it)."""
+    link = next((x for x in message.links if x.id == link_id and x.removed), None)
+    if link is None:
+        raise NotFound(f"link {link_id} not found")
+    load_visible(session, user, RECORD_MODELS[link.record_type], link.record_id)
+    return link
+
+
+def restore_link(session: Session, user: User, message: Message, link_id: int) -> MessageLink:
+    """Undo ``remove_link``: the link is back as it was (how it was made, who made it)."""
+    link = removed_link(session, user, message, link_id)
+    link.removed = False
+    link.removed_by_id = None
+    message.status = "filed"
+    session.flush()
+    write_outbox(session, "message", message.id, "update", payload={"links": ["added"]})
+    audit.record(
+        session, user, "link", link.record_type, link.record_id, {"message_id": (None, message.id)}
+    )
+    return link
+
+
 def check_choice(session: Session, user: User, partner_id: int | None, deal_id: int | None) -> None:
     """A user's explicit choice of where mail goes (triage, upload, the API, sending, ``dossier
     file``): records the user can see, and when both are chosen, a deal of that partner; else

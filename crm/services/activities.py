@@ -20,7 +20,7 @@ from crm.models import (
     column_length,
     utcnow,
 )
-from crm.permissions import may_be_salesperson
+from crm.permissions import may_assign, may_be_salesperson
 from crm.services.deals import deals
 from crm.services.records import (
     NOT_IN_GROUP,
@@ -34,12 +34,19 @@ from crm.services.records import (
     scope_dict,
     visible_ref,
 )
-from crm.text import fold, folded_key
+from crm.text import N_, fold, folded_key
 from crm.wording import written
 
 TITLE_KEY = column_length(Activity, "title_key")
 
 DEAL_ACTIONS = ("task", "call", "meeting", "close")
+# What closing a deal does with its open activities (the Close action's ``open_tasks``).
+OPEN_TASK_CHOICES = ("keep", "done", "delete")
+OPEN_TASKS_CHOICE = N_("must be keep, done or delete")
+NOT_ALL_YOURS = N_(
+    "some of its open activities are a colleague's, which you may not delete: keep them or mark "
+    "them done"
+)
 ACTION_TITLES = {"task": "Task", "call": "Call", "meeting": "Meeting", "close": "Close"}
 
 
@@ -194,7 +201,16 @@ class ActivityService(RecordService[Activity]):
         deal = deals.get(session, actor, deal_id)
         title = f"{written(ACTION_TITLES[action], actor.language)}: {deal.title}"[:250]
         if action == "close":
-            deal = deals.close(session, actor, deal_id, data)
+            data = dict(data)
+            open_tasks = data.pop("open_tasks", None) or "keep"
+            problem = {} if open_tasks in OPEN_TASK_CHOICES else {"open_tasks": OPEN_TASKS_CHOICE}
+            try:
+                deal = deals.close(session, actor, deal_id, data)
+            except ValidationError as exc:  # every mistake at once
+                raise ValidationError({**exc.errors, **problem}) from exc
+            if problem:
+                raise ValidationError(problem)
+            self._settle_open(session, actor, deal, open_tasks)
             reason = deal.close_reason.label_in(actor.language) if deal.close_reason else ""
             text = written(deal.status.upper(), actor.language) + (f" – {reason}" if reason else "")
             note = "\n\n".join(x for x in (text, deal.close_note) if x)
@@ -211,6 +227,30 @@ class ActivityService(RecordService[Activity]):
         payload["kind"] = action
         payload["deal_id"] = deal.id
         return self.create(session, actor, payload), deal
+
+    def open_of_deal(self, session: Session, actor: User, deal_id: int) -> list[Activity]:
+        """The deal's activities still to do that ``actor`` sees (closing asks about them)."""
+        return list(
+            session.scalars(
+                self.base_query(actor)
+                .where(Activity.deal_id == deal_id, Activity.done.is_(False))
+                .order_by(Activity.due_date.asc().nulls_last(), Activity.id)
+            ).unique()
+        )
+
+    def _settle_open(self, session: Session, actor: User, deal: Deal, choice: str) -> None:
+        """What closing does with the deal's open activities: keep them, mark them done, or
+        delete them (to the trash); one the actor may not delete refuses the whole close."""
+        if choice == "keep":
+            return
+        still_open = self.open_of_deal(session, actor, deal.id)
+        if choice == "delete" and any(not may_assign(actor, a) for a in still_open):
+            raise ValidationError({"open_tasks": NOT_ALL_YOURS})
+        for activity in still_open:
+            if choice == "done":
+                self.update(session, actor, activity.id, {"done": True})
+            else:
+                self.delete(session, actor, activity.id)
 
 
 activities = ActivityService()

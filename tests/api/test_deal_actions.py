@@ -153,3 +153,22 @@ def test_unknown_action_missing_body_and_invisible_deal(
         assert response.get_json()["error"]["code"] == "not_found"
     assert count(database, Activity) == before
     assert api.get(f"/api/v1/deals/{deal['id']}").get_json()["status"] == "open"
+
+
+def test_close_says_what_happens_to_the_open_activities(
+    api: Api, deal: dict[str, Any], database: Database
+) -> None:
+    task = action(api, deal, "task", {"title": "Poslat smlouvu"}).get_json()["activity"]
+    wrong = action(api, deal, "close", {"status": "won", "open_tasks": "burn"})
+    assert wrong.status_code == 422
+    assert "open_tasks" in wrong.get_json()["error"]["fields"]
+    assert api.get(f"/api/v1/deals/{deal['id']}").get_json()["status"] == "open"
+    done = action(api, deal, "close", {"status": "won", "open_tasks": "done"})
+    assert done.status_code == 201
+    assert api.get(f"/api/v1/activities/{task['id']}").get_json()["done"] is True
+
+
+def test_close_keeps_the_open_activities_unless_told(api: Api, deal: dict[str, Any]) -> None:
+    task = action(api, deal, "task", {"title": "Fakturovat"}).get_json()["activity"]
+    assert action(api, deal, "close", {"status": "won"}).status_code == 201
+    assert api.get(f"/api/v1/activities/{task['id']}").get_json()["done"] is False

@@ -74,7 +74,9 @@ def test_deal_from_partner_page_through_a_meeting_to_won(
         assert s.scalar(select(Deal.status).where(Deal.title == "Střecha skladu")) == "open"
 
     won = post_form(
-        client, f"{deal_url}/actions/close", {"status": "won", "close_note": "Podepsáno"}
+        client,
+        f"{deal_url}/actions/close",
+        {"status": "won", "close_note": "Podepsáno", "open_tasks": "keep"},  # the meeting
     )
     assert won.status_code == 302
     page = client.get(deal_url).get_data(as_text=True)
@@ -102,7 +104,12 @@ def test_close_as_lost_with_a_reason(
     closed = post_form(
         client,
         f"/deals/{dossier.deal}/actions/close",
-        {"status": "lost", "close_reason_id": price, "close_note": "Konkurence levnější o 8 %"},
+        {
+            "status": "lost",
+            "close_reason_id": price,
+            "close_note": "Konkurence levnější o 8 %",
+            "open_tasks": "keep",  # the deal's call
+        },
     )
     assert closed.status_code == 302
     page = text(client.get(f"/deals/{dossier.deal}").get_data(as_text=True))

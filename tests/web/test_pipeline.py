@@ -67,7 +67,7 @@ def seed(database: Database, world: World) -> dict[str, int]:
 
 def totals(html: str) -> dict[str, list[str]]:
     """The totals table under the list: currency -> [deals, total value, weighted value]."""
-    found = re.search(r'<table class="totals".*?</table>', html, re.S)
+    found = re.search(r'<table class="list totals".*?</table>', html, re.S)
     assert found
     rows = re.findall(r'<tr><th scope="row">(\w+)</th>(.*?)</tr>', found.group(0), re.S)
     return {currency: text(cells).split() for currency, cells in rows}
@@ -97,7 +97,7 @@ def test_sorting_by_value_keeps_currencies_apart(
     login(client, world.sales_a)
     for sort in ("value", "-value"):
         html = client.get(f"/deals/?status=open&sort={sort}").get_data(as_text=True)
-        listed = html.split('<table class="totals"')[0]
+        listed = html.split('<table class="list totals"')[0]
         values = re.findall(r'<td class="num">((?:CZK|€)[\d,.]+)</td>', listed)
         currencies = [v[0] for v in values]
         assert currencies == sorted(currencies, key=lambda c: c != "C"), (sort, values)

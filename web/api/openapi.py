@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm.fields import MAX_ITEMS, FieldSpec
 from crm.models import CODEBOOKS, DEAL_STATUSES, ROLES, CodebookEntry, CustomField
 from crm.services import codebooks
-from crm.services.activities import DEAL_ACTIONS
+from crm.services.activities import DEAL_ACTIONS, OPEN_TASK_CHOICES
 from crm.services.deals import deals
 from crm.services.records import MAX_PER_PAGE, SCOPE_NAMES, custom_fields_for
 from crm.services.users import LANGUAGES
@@ -638,6 +638,11 @@ def action_schemas(
     close_properties["close_reason"] = {
         "anyOf": [*reasons, {"type": "null"}, empty],
         "description": "Codebook `close_reason`: label (any case) or id; required when lost",
+    }
+    close_properties["open_tasks"] = {
+        "anyOf": [{"enum": list(OPEN_TASK_CHOICES)}, {"type": "null"}, empty],
+        "description": "What happens to the deal's open activities: keep (the default), done "
+        "(marked done) or delete (to the trash; refused when some are not the caller's to delete)",
     }
     # the title defaults to "<Action>: <deal title>" when left out, null or empty
     properties["title"] = {"anyOf": [properties["title"], {"type": "null"}, empty]}

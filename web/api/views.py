@@ -28,7 +28,7 @@ TIMELINE_DEFAULT, TIMELINE_MAX, TIMELINE_MAX_OFFSET = 50, 500, 10_000
 
 def action_fields(action: str) -> set[str]:
     if action == "close":
-        return set(CLOSE_FIELDS)
+        return {*CLOSE_FIELDS, "open_tasks"}  # open_tasks: what happens to its open activities
     return resource_for("activities").input_names() - set(ACTION_SETS)
 
 

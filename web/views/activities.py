@@ -5,18 +5,21 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from crm.permissions import may_assign
+from crm.models import Activity, Partner, User
+from crm.permissions import may_assign, visible
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
 from crm.services.persons import persons
-from crm.services.records import ListQuery
+from crm.services.records import ListQuery, is_small_number
 from web import db
 from web.security import login_required, require_user
 from web.views.auth import safe_next
 from web.views.common import form_specs
 from web.views.crud import delete_record, record_form, record_list
+from web.views.mail import choices
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
@@ -44,6 +47,22 @@ def show(activity_id: int) -> ResponseReturnValue:
     )
 
 
+def _chosen_partner(user: User, record: Activity | None) -> Partner | None:
+    """The partner whose persons the form offers: the one just sent (a form shown again), else
+    the activity's, else the one the page was opened from."""
+    session = db.session()
+    raw = request.form.get("partner_id", "") if request.method == "POST" else ""
+    if is_small_number(raw):
+        found = session.scalars(
+            select(Partner).where(Partner.id == int(raw), visible(user, Partner))
+        ).first()
+        if found is not None:
+            return found
+    if record is not None:
+        return record.partner
+    return None
+
+
 def _form(activity_id: int | None) -> ResponseReturnValue:
     user = require_user()
     session = db.session()
@@ -57,12 +76,13 @@ def _form(activity_id: int | None) -> ResponseReturnValue:
             partner = partners.get(session, user, request.args.get("partner_id", type=int) or 0)
     else:
         deal, partner = record.deal, record.partner
+    people_of = _chosen_partner(user, record) or partner
     people = []
-    if partner is not None:
+    if people_of is not None:
         people = [
             (p.id, p.name)
             for p in persons.list(
-                session, user, ListQuery({"partner_id": str(partner.id)}, per_page=200)
+                session, user, ListQuery({"partner_id": str(people_of.id)}, per_page=500)
             ).items
         ]
     return record_form(
@@ -83,6 +103,7 @@ def _form(activity_id: int | None) -> ResponseReturnValue:
         deal=deal,
         partner=partner,
         people=people,
+        picks=choices(user),
     )
 
 

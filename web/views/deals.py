@@ -19,6 +19,7 @@ from crm.services.deals import BOARD_CARDS, deals
 from crm.services.partners import partners
 from crm.services.persons import persons
 from crm.services.records import ListQuery
+from crm.text import N_
 from crm.wording import written
 from mail_archive.service import filed_count, list_messages
 from web import db
@@ -249,13 +250,30 @@ ACTION_FIELDS = {
         FieldSpec("close_reason", "Close reason", "codebook", codebook="close_reason"),
         FieldSpec("close_note", "Close note", "text", max_length=5000),
     ),
-    "other": (
+    "task": (
         FieldSpec("title", "Title", required=True, max_length=250),
         FieldSpec("due_date", "Due date", "date"),
         FieldSpec("person_id", "Person", "ref"),
         FieldSpec("note", "Note", "text", max_length=20000),
     ),
+    # a call or meeting is planned, or recorded after it happened: its result, done
+    "record": (
+        FieldSpec("title", "Title", required=True, max_length=250),
+        FieldSpec("due_date", "Date", "date"),
+        FieldSpec("person_id", "Person", "ref"),
+        FieldSpec("result", "Result", "codebook", codebook="activity_result"),
+        FieldSpec(
+            "done",
+            "It already took place (done)",
+            "bool",
+            help=N_("Tick it to record a call or meeting that happened; leave it to plan one."),
+        ),
+        FieldSpec("note", "Note", "text", max_length=20000),
+    ),
 }
+CHOOSE_OPEN_TASKS = N_("choose what happens to them")
+# which fields each action's form asks for
+ACTION_FORMS = {"close": "close", "task": "task", "call": "record", "meeting": "record"}
 
 
 @bp.route("/<int:deal_id>/actions/<action>", methods=["GET", "POST"])
@@ -267,7 +285,8 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
     user = require_user()
     session = db.session()
     deal = deals.get(session, user, deal_id)
-    specs = ACTION_FIELDS["close" if action == "close" else "other"]
+    specs = ACTION_FIELDS[ACTION_FORMS[action]]
+    still_open = activities.open_of_deal(session, user, deal_id) if action == "close" else []
     # the title the action would store (crm.wording), to keep or change
     values: dict[str, Any] = {
         "title": f"{written(ACTION_TITLES[action], user.language)}: {deal.title}"
@@ -277,10 +296,18 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
         data = {k: v for k, v in request.form.items() if k != "csrf_token"}
         if action == "close" and data.get("close_reason_id"):
             data["close_reason"] = data.pop("close_reason_id")
+        if action != "close" and data.get("result_id"):
+            data["result"] = data.pop("result_id")
+        # the form asks what happens to the open activities; the API keeps them unless told
+        unanswered = action == "close" and bool(still_open) and not data.get("open_tasks")
         try:
-            activities.deal_action(session, user, deal_id, action, data)
+            activities.deal_action(
+                session, user, deal_id, action, {**data, "open_tasks": "?"} if unanswered else data
+            )
         except ValidationError as exc:
-            errors, values = exc.errors, data
+            errors, values = dict(exc.errors), data
+            if unanswered:
+                errors["open_tasks"] = CHOOSE_OPEN_TASKS
             session.rollback()
         except Conflict as exc:
             errors, values = {"form": exc.message}, data
@@ -300,6 +327,9 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
     choices["close_reason"] = [
         (e.id, entry_label(e)) for e in codebooks.entries(session, "close_reason")
     ]
+    choices["result"] = [
+        (e.id, entry_label(e)) for e in codebooks.entries(session, "activity_result")
+    ]
     return render_template(
         "deals/action.html",
         deal=deal,
@@ -309,4 +339,5 @@ def action(deal_id: int, action: str) -> ResponseReturnValue:
         values=values,
         errors=errors,
         choices=choices,
+        still_open=still_open,
     ), 422 if errors else 200

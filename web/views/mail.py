@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,9 +298,16 @@ def show(message_id: int) -> ResponseReturnValue:
     session = db.session()
     thread = service.thread_of(session, user, message)
     can_send = any(a.smtp_host for a in account_service.accounts_of(session, user))
+    just_removed = None
+    removed_id = request.args.get("removed", "")
+    if is_small_number(removed_id):
+        # restored meanwhile, or not the user's to see: nothing to undo
+        with suppress(NotFound):
+            just_removed = service.removed_link(session, user, message, int(removed_id))
     return render_template(
         "mail/show.html",
         message=message,
+        just_removed=just_removed,
         links=service.visible_links(session, user, [message])[message.id],
         thread=thread if len(thread) > 1 else [],
         choices=choices(user),
@@ -396,7 +404,18 @@ def remove_link(message_id: int, link_id: int) -> ResponseReturnValue:
     message, user = _load(message_id)
     service.remove_link(db.session(), user, message, link_id)
     db.commit()
-    flash(_("Link removed; no rule will add it again."), "success")
+    # the message page offers to undo it (?removed=<link>)
+    return redirect(url_for("mail.show", message_id=message_id, removed=link_id))
+
+
+@bp.post("/<int:message_id>/links/<int:link_id>/restore")
+@login_required
+def restore_link(message_id: int, link_id: int) -> ResponseReturnValue:
+    """Undo a removed link."""
+    message, user = _load(message_id)
+    service.restore_link(db.session(), user, message, link_id)
+    db.commit()
+    flash(_("The link is back."), "success")
     return redirect(url_for("mail.show", message_id=message_id))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -13,7 +13,7 @@ from crm.person_names import NameParts
 from crm.services.activities import activities
 from crm.services.partners import partners
 from crm.services.persons import persons
-from crm.services.records import ListQuery
+from crm.services.records import ListQuery, is_small_number
 from crm.vocative import salutations as suggested
 from mail_archive.service import filed_count, list_messages
 from web import db
@@ -123,3 +123,15 @@ def delete(person_id: int) -> ResponseReturnValue:
         then=lambda: url_for("partners.show", partner_id=partner_id),
         on_conflict=lambda: url_for("persons.show", person_id=person_id),
     )
+
+
+@bp.get("/choices")
+@login_required
+def choices() -> ResponseReturnValue:
+    """The persons of a partner as a form's person picker offers them (JSON), of what the user
+    may see; an unknown or hidden partner has none."""
+    raw = request.args.get("partner_id", "")
+    if not is_small_number(raw):
+        return jsonify({"error": _("partner_id must be a partner's number")}), 400
+    found = persons.list(db.session(), require_user(), ListQuery({"partner_id": raw}, per_page=500))
+    return jsonify({"items": [{"id": p.id, "name": p.name} for p in found.items]})

@@ -146,6 +146,8 @@ def build(home: Path, n_partners: int) -> dict[str, object]:
                     title_key=f"aktivita {k}",  # fold(title), as the service stores it
                     note="Poznámka " * 10,
                     done=k % 2 == 0,
+                    # due from ten days ago to ten days ahead: My day has overdue and this week's
+                    due_date=now.date() + dt.timedelta(days=k % 21 - 10),
                     partner_id=busy,
                     next_contact_task="",
                     custom={},
@@ -215,6 +217,11 @@ def main() -> None:
             "partner timeline, 200 entries (API)": lambda: client.get(
                 f"/api/v1/partners/{info['busy']}/timeline?limit=200", headers=bearer
             ),
+            "My day, the home page (HTML)": lambda: client.get("/"),
+            "deal list with totals per currency (HTML)": lambda: client.get(
+                "/deals/?status=open&sort=-value"
+            ),
+            "pipeline board (HTML)": lambda: client.get("/deals/board"),
         }
         page = client.get(f"/partners/{info['busy']}?timeline=200").get_data(as_text=True)
         shown = page.count('class="tl tl-')

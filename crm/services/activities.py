@@ -202,8 +202,11 @@ class ActivityService(RecordService[Activity]):
         title = f"{written(ACTION_TITLES[action], actor.language)}: {deal.title}"[:250]
         if action == "close":
             data = dict(data)
-            open_tasks = data.pop("open_tasks", None) or "keep"
-            problem = {} if open_tasks in OPEN_TASK_CHOICES else {"open_tasks": OPEN_TASKS_CHOICE}
+            open_tasks = data.pop("open_tasks", None)
+            if open_tasks is None or open_tasks == "":
+                open_tasks = "keep"  # unless told otherwise, they stay
+            fits = isinstance(open_tasks, str) and open_tasks in OPEN_TASK_CHOICES
+            problem = {} if fits else {"open_tasks": OPEN_TASKS_CHOICE}
             try:
                 deal = deals.close(session, actor, deal_id, data)
             except ValidationError as exc:  # every mistake at once

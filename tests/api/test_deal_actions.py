@@ -159,9 +159,10 @@ def test_close_says_what_happens_to_the_open_activities(
     api: Api, deal: dict[str, Any], database: Database
 ) -> None:
     task = action(api, deal, "task", {"title": "Poslat smlouvu"}).get_json()["activity"]
-    wrong = action(api, deal, "close", {"status": "won", "open_tasks": "burn"})
-    assert wrong.status_code == 422
-    assert "open_tasks" in wrong.get_json()["error"]["fields"]
+    for bad in ("burn", {}, [], 0, False, "KEEP"):
+        wrong = action(api, deal, "close", {"status": "won", "open_tasks": bad})
+        assert wrong.status_code == 422, bad
+        assert "open_tasks" in wrong.get_json()["error"]["fields"]
     assert api.get(f"/api/v1/deals/{deal['id']}").get_json()["status"] == "open"
     done = action(api, deal, "close", {"status": "won", "open_tasks": "done"})
     assert done.status_code == 201

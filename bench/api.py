@@ -161,6 +161,8 @@ def build(home: Path, n_partners: int) -> dict[str, object]:
                 for k in range(200)
             ],
         )
+    # what dossier serve's housekeeping worker does at start and hourly (crm.housekeeping)
+    db.refresh_statistics()
     db.dispose()
     return {
         "token": token,

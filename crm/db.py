@@ -108,6 +108,15 @@ class Database:
 
         command.upgrade(alembic_config(self), "heads")
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner see how the data is spread (ANALYZE). Without it SQLite
+        guesses, and for a list whose permission rule is an OR it sorted every visible row
+        instead of reading the sort's index (the deal list at 30,000 deals: 14 ms against
+        0.1 ms). PostgreSQL's autovacuum does the same on its own; a run here does no harm.
+        The housekeeping worker runs it at start and every hour (crm.housekeeping)."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

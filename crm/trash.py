@@ -3,16 +3,14 @@
 Deleting (``RecordService.delete``) sets a record's ``deleted_at``; ``crm.permissions.visible``
 hides it from everyone from then on, so whatever hangs on it (a partner's persons, the mail
 filed to it) is hidden the same way and comes back with it. An administrator lists the trash and
-restores from it; ``purge`` removes for good what has been there longer than TRASH_DAYS (the
-``trash`` worker of ``dossier serve`` runs it), oldest first, so a deal's activities, deleted
-before it, go before it.
+restores from it; ``purge`` removes for good what has been there longer than TRASH_DAYS
+(the ``housekeeping`` worker of ``dossier serve`` runs it: crm.housekeeping), oldest first,
+so a deal's activities, deleted before it, go before it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +18,11 @@ from sqlalchemy import String, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from crm import audit, outbox
-from crm.db import Database
 from crm.errors import Conflict, NotFound
 from crm.models import Activity, Deal, Partner, Person, User, utcnow
 from crm.permissions import require_role
 from crm.services.records import Page, write_outbox
-from crm.settings import Settings
 from crm.text import N_, Text
-
-log = logging.getLogger("dossier.trash")
 
 TRASH_DAYS = 30
 MODELS: dict[str, Any] = {
@@ -168,31 +162,7 @@ def purge(session: Session, now: dt.datetime | None = None, limit: int = 500) ->
         session.flush()
         write_outbox(session, kind, record_id, "delete")
         audit.record(
-            session, "worker:trash", "purge", kind, record_id, {TITLES[kind]: (title, None)}
+            session, "worker:housekeeping", "purge", kind, record_id, {TITLES[kind]: (title, None)}
         )
         gone += 1
     return gone
-
-
-class TrashPurger:
-    """The ``trash`` worker: purges once an hour."""
-
-    def __init__(self, db: Database, seconds: float = 3600.0) -> None:
-        self.db = db
-        self.seconds = seconds
-
-    def run(self, stop: threading.Event) -> None:
-        from crm.workers import unit_done
-
-        while not stop.is_set():
-            with self.db.session() as s:
-                gone = purge(s)
-            if gone:
-                log.info("removed %d records from the trash for good", gone)
-            unit_done()
-            stop.wait(self.seconds)
-
-
-def trash_worker(db: Database, settings: Settings) -> TrashPurger:
-    """Entry point ``dossier.workers`` "trash"."""
-    return TrashPurger(db)

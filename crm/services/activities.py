@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from crm.errors import ValidationError
 from crm.fields import FieldSpec
@@ -20,7 +21,7 @@ from crm.models import (
     column_length,
     utcnow,
 )
-from crm.permissions import may_assign, may_be_salesperson
+from crm.permissions import may_assign, may_be_salesperson, visible
 from crm.services.deals import deals
 from crm.services.records import (
     NOT_IN_GROUP,
@@ -230,6 +231,39 @@ class ActivityService(RecordService[Activity]):
         payload["kind"] = action
         payload["deal_id"] = deal.id
         return self.create(session, actor, payload), deal
+
+    def agenda(
+        self,
+        session: Session,
+        actor: User,
+        due_from: dt.date | None,
+        due_to: dt.date,
+        limit: int,
+    ) -> tuple[list[Activity], int]:
+        """``actor``'s open activities due from ``due_from`` (None: any time before) to
+        ``due_to``, the most urgent first, at most ``limit``, with their partner and deal (and
+        nothing else: My day reads only their names); and how many there are in all."""
+        mine = [
+            visible(actor, Activity),
+            Activity.salesperson_id == actor.id,
+            Activity.done.is_(False),
+            Activity.due_date <= due_to,
+        ]
+        if due_from is not None:
+            mine.append(Activity.due_date >= due_from)
+        rows = session.scalars(
+            select(Activity)
+            .where(*mine)
+            .options(
+                lazyload("*"),
+                joinedload(Activity.partner).lazyload("*"),
+                joinedload(Activity.deal).lazyload("*"),
+            )
+            .order_by(Activity.due_date, Activity.kind, Activity.id)
+            .limit(limit)
+        ).unique()
+        total = session.scalar(select(func.count()).select_from(Activity).where(*mine)) or 0
+        return list(rows), total
 
     def open_of_deal(self, session: Session, actor: User, deal_id: int) -> list[Activity]:
         """The deal's activities still to do that ``actor`` sees (closing asks about them)."""

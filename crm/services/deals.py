@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from crm import audit
 from crm.errors import Conflict, ValidationError
@@ -45,8 +45,9 @@ TITLE_KEY = column_length(Deal, "title_key")
 
 ALREADY_CLOSED = {"won": N_("the deal is already won"), "lost": N_("the deal is already lost")}
 HAS_ACTIVITIES = N_("the deal has activities; close it as lost to keep its history")
-# A pipeline board shows this many deals of a stage; the rest are a click away in the list.
-BOARD_CARDS = 50
+# A pipeline board shows this many deals of a stage, closing soonest; the rest are a click away
+# in the list.
+BOARD_CARDS = 20
 
 
 def title_filter(_session: Session, raw: str) -> ColumnElement[bool]:
@@ -84,29 +85,53 @@ class SalespersonPipeline:
     totals: list[CurrencyTotal] = field(default_factory=list)
 
 
-def currency_totals(session: Session, deals_stmt: Select[Any]) -> list[CurrencyTotal]:
-    """Totals per currency of the deals ``deals_stmt`` selects; a deal without a value counts
-    but adds nothing; probability-weighted = value × probability / 100."""
-    sub = deals_stmt.order_by(None).subquery()
+def _amounts(deals_stmt: Select[Any]) -> Any:
+    """The deals ``deals_stmt`` selects, as a subquery of just what totals read."""
+    return (
+        deals_stmt.with_only_columns(
+            Deal.id, Deal.stage_id, Deal.salesperson_id, Deal.currency, Deal.value, Deal.probability
+        )
+        .order_by(None)
+        .subquery()
+    )
+
+
+def _totals_by(
+    session: Session, deals_stmt: Select[Any], *keys: str
+) -> dict[tuple[Any, ...], list[CurrencyTotal]]:
+    """Totals per currency of the deals ``deals_stmt`` selects, grouped by the columns
+    ``keys`` too (one query); a deal without a value counts but adds nothing;
+    probability-weighted = value × probability / 100."""
+    sub = _amounts(deals_stmt)
+    columns = [sub.c[k] for k in keys]
     rows = session.execute(
         select(
+            *columns,
             sub.c.currency,
             func.count(),
             func.coalesce(func.sum(sub.c.value), 0),
             func.coalesce(func.sum(sub.c.value * func.coalesce(sub.c.probability, 0)), 0),
         )
-        .group_by(sub.c.currency)
-        .order_by(sub.c.currency)
+        .group_by(*columns, sub.c.currency)
+        .order_by(*columns, sub.c.currency)
     )
-    return [
-        CurrencyTotal(
-            currency,
-            count,
-            Decimal(value).quantize(Decimal("0.01")),
-            (Decimal(weighted) / 100).quantize(Decimal("0.01")),
+    found: dict[tuple[Any, ...], list[CurrencyTotal]] = {}
+    for row in rows:
+        *group, currency, count, value, weighted = row
+        found.setdefault(tuple(group), []).append(
+            CurrencyTotal(
+                currency,
+                count,
+                Decimal(value).quantize(Decimal("0.01")),
+                (Decimal(weighted) / 100).quantize(Decimal("0.01")),
+            )
         )
-        for currency, count, value, weighted in rows
-    ]
+    return found
+
+
+def currency_totals(session: Session, deals_stmt: Select[Any]) -> list[CurrencyTotal]:
+    """Totals per currency of the deals ``deals_stmt`` selects."""
+    return _totals_by(session, deals_stmt).get((), [])
 
 
 class DealService(RecordService[Deal]):
@@ -285,34 +310,37 @@ class DealService(RecordService[Deal]):
         columns: dict[int | None, StageColumn] = {
             s.id: StageColumn(s) for s in self.stages(session)
         }
-        sub = stmt.order_by(None).subquery()
-        counts: dict[int | None, int] = {
-            stage_id: count
-            for stage_id, count in session.execute(
-                select(sub.c.stage_id, func.count()).group_by(sub.c.stage_id)
-            )
-        }
-        for stage_id in counts:
+        for (stage_id,), totals in _totals_by(session, stmt, "stage_id").items():
             if stage_id not in columns:
                 stage = session.get(CodebookEntry, stage_id) if stage_id else None
                 columns[stage_id] = StageColumn(stage)
-        for stage_id, column in columns.items():
-            column.count = counts.get(stage_id, 0)
-            if not column.count:
-                continue
-            in_stage = stmt.where(
-                Deal.stage_id == stage_id if stage_id is not None else Deal.stage_id.is_(None)
+            columns[stage_id].totals = totals
+            columns[stage_id].count = sum(t.count for t in totals)
+        if cards:
+            # each stage's first ``cards`` by expected close, in one query
+            place = (
+                func.row_number()
+                .over(
+                    partition_by=Deal.stage_id,
+                    order_by=(Deal.expected_close.asc().nulls_last(), Deal.id.asc()),
+                )
+                .label("place")
             )
-            column.totals = currency_totals(session, in_stage)
-            if not cards:
-                continue
-            column.deals = list(
-                session.scalars(
-                    in_stage.order_by(Deal.expected_close.asc().nulls_last(), Deal.id.asc()).limit(
-                        BOARD_CARDS
-                    )
-                ).unique()
-            )
+            ranked = stmt.with_only_columns(Deal.id, place).order_by(None).subquery()
+            ids = list(session.scalars(select(ranked.c.id).where(ranked.c.place <= cards)))
+            shown = session.scalars(
+                select(Deal)
+                .where(Deal.id.in_(ids))
+                # a card names its partner and salesperson, nothing else it hangs on
+                .options(
+                    lazyload("*"),
+                    joinedload(Deal.partner).lazyload("*"),
+                    joinedload(Deal.salesperson).lazyload("*"),
+                )
+                .order_by(Deal.expected_close.asc().nulls_last(), Deal.id.asc())
+            ).unique()
+            for deal in shown:
+                columns[deal.stage_id].deals.append(deal)
         return list(columns.values())
 
     def by_salesperson(
@@ -323,7 +351,6 @@ class DealService(RecordService[Deal]):
         stmt, errors = self.filtered(session, actor, {**filters, "status": "open"})
         if errors:
             raise ValidationError(errors)
-        sub = stmt.order_by(None).subquery()
         people: dict[int | None, SalespersonPipeline] = {}
 
         def row(user_id: int | None) -> SalespersonPipeline:
@@ -332,19 +359,24 @@ class DealService(RecordService[Deal]):
                 people[user_id] = SalespersonPipeline(user)
             return people[user_id]
 
-        for user_id, stage_id, count in session.execute(
-            select(sub.c.salesperson_id, sub.c.stage_id, func.count()).group_by(
-                sub.c.salesperson_id, sub.c.stage_id
-            )
-        ):
-            row(user_id).by_stage[stage_id] = count
-        for user_id, pipeline in people.items():
-            mine = stmt.where(
-                Deal.salesperson_id == user_id
-                if user_id is not None
-                else Deal.salesperson_id.is_(None)
-            )
-            pipeline.totals = currency_totals(session, mine)
+        grouped = _totals_by(session, stmt, "salesperson_id", "stage_id")
+        for (user_id, stage_id), totals in grouped.items():
+            pipeline = row(user_id)
+            pipeline.by_stage[stage_id] = sum(t.count for t in totals)
+            mine = {t.currency: t for t in pipeline.totals}
+            for t in totals:
+                was = mine.get(t.currency)
+                mine[t.currency] = (
+                    t
+                    if was is None
+                    else CurrencyTotal(
+                        t.currency,
+                        was.count + t.count,
+                        was.value + t.value,
+                        was.weighted + t.weighted,
+                    )
+                )
+            pipeline.totals = [mine[c] for c in sorted(mine)]
 
         def by_name(p: SalespersonPipeline) -> tuple[bool, str]:
             return p.salesperson is None, fold(p.salesperson.name) if p.salesperson else ""

@@ -254,6 +254,8 @@ def seed(settings: Settings, n_messages: int, body_size: int) -> dict[str, Any]:
             if len(messages) >= 2000:
                 flush()
         flush()
+    # what dossier serve's housekeeping worker does at start and hourly (crm.housekeeping)
+    db.refresh_statistics()
     db.dispose()
     return {"build_s": time.perf_counter() - start, "triage": triage_rows}
 

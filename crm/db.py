@@ -78,7 +78,10 @@ class Database:
             # A lock held elsewhere (a long import, a stuck transaction) fails the waiting
             # statement after the timeout instead of hanging the request for ever.
             timeout = f"-c lock_timeout={int(busy_timeout * 1000)}"
-            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"options": timeout})
+            # No JIT: the permission rule's subplans make the planner's costs look big enough
+            # to compile each query, which took 56 of a mail list's 150 ms (bench/mail.py).
+            options = f"{timeout} -c jit=off"
+            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options})
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False

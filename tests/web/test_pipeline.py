@@ -210,8 +210,8 @@ def test_a_deal_is_dragged_to_another_stage_in_the_browser(
     browser.goto(f"{url}/deals/board")
     card = browser.locator(f'.deal-card[data-deal="{ids["hala"]}"]')
     target = browser.locator(f'.board-column[data-stage="{stages["Qualified"]}"]')
-    card.drag_to(target)
-    browser.wait_for_load_state()
+    with browser.expect_navigation():
+        card.drag_to(target)
     assert "Hala Příbram" in target.inner_text()
     with database.session() as s:
         deal = s.get(Deal, ids["hala"])
@@ -221,7 +221,7 @@ def test_a_deal_is_dragged_to_another_stage_in_the_browser(
     select_.focus()
     select_.select_option(str(stages["Contract"]))
     browser.keyboard.press("Tab")
-    browser.keyboard.press("Enter")
-    browser.wait_for_load_state()
+    with browser.expect_navigation():
+        browser.keyboard.press("Enter")
     contract = browser.locator(f'.board-column[data-stage="{stages["Contract"]}"]')
     assert "Sklad Brno" in contract.inner_text()

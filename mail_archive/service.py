@@ -138,15 +138,15 @@ def list_messages(
     errors: dict[str, str] = {}
     key = sort.removeprefix("-") or "date"
     if sort and key not in SORT_KEYS:
-        errors["sort"] = "cannot sort by " + sort
+        errors["sort"] = Text(N_("cannot sort by %(key)s"), key=sort)
         key = "date"
     if direction and direction not in DIRECTIONS:
-        errors["direction"] = "must be in or out"
+        errors["direction"] = N_("must be in or out")
     seek = None
     if after or before:
         seek = _parse_cursor(key, after or before)
         if seek is None:
-            errors["after" if after else "before"] = "is not a position in this list"
+            errors["after" if after else "before"] = N_("is not a position in this list")
     if errors:
         raise ValidationError(errors)
     conditions = [visible(user, Message)]

@@ -359,24 +359,12 @@ class DealService(RecordService[Deal]):
                 people[user_id] = SalespersonPipeline(user)
             return people[user_id]
 
-        grouped = _totals_by(session, stmt, "salesperson_id", "stage_id")
-        for (user_id, stage_id), totals in grouped.items():
-            pipeline = row(user_id)
-            pipeline.by_stage[stage_id] = sum(t.count for t in totals)
-            mine = {t.currency: t for t in pipeline.totals}
-            for t in totals:
-                was = mine.get(t.currency)
-                mine[t.currency] = (
-                    t
-                    if was is None
-                    else CurrencyTotal(
-                        t.currency,
-                        was.count + t.count,
-                        was.value + t.value,
-                        was.weighted + t.weighted,
-                    )
-                )
-            pipeline.totals = [mine[c] for c in sorted(mine)]
+        for (user_id, stage_id), totals in _totals_by(
+            session, stmt, "salesperson_id", "stage_id"
+        ).items():
+            row(user_id).by_stage[stage_id] = sum(t.count for t in totals)
+        for (user_id,), totals in _totals_by(session, stmt, "salesperson_id").items():
+            row(user_id).totals = totals
 
         def by_name(p: SalespersonPipeline) -> tuple[bool, str]:
             return p.salesperson is None, fold(p.salesperson.name) if p.salesperson else ""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
 
+from crm.errors import NotFound
 from crm.models import Activity, Partner, User
-from crm.permissions import may_assign, visible
+from crm.permissions import may_assign
 from crm.services.activities import activities
 from crm.services.deals import deals
 from crm.services.partners import partners
@@ -50,17 +52,11 @@ def show(activity_id: int) -> ResponseReturnValue:
 def _chosen_partner(user: User, record: Activity | None) -> Partner | None:
     """The partner whose persons the form offers: the one just sent (a form shown again), else
     the activity's, else the one the page was opened from."""
-    session = db.session()
     raw = request.form.get("partner_id", "") if request.method == "POST" else ""
     if is_small_number(raw):
-        found = session.scalars(
-            select(Partner).where(Partner.id == int(raw), visible(user, Partner))
-        ).first()
-        if found is not None:
-            return found
-    if record is not None:
-        return record.partner
-    return None
+        with suppress(NotFound):  # not the user's to see: as if none was chosen
+            return partners.get(db.session(), user, int(raw))
+    return record.partner if record is not None else None
 
 
 def _form(activity_id: int | None) -> ResponseReturnValue:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -32,6 +33,7 @@ from web.views.forms import choices_for
 from web.views.history import history
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
+T = TypeVar("T")
 
 
 def partner_choices(user: User) -> list[tuple[int, str]]:
@@ -59,8 +61,14 @@ def index() -> ResponseReturnValue:
 BOARD_FILTERS = ("salesperson_id", "group_id", "currency", "type", "q")
 
 
-def _board_filters() -> dict[str, str]:
-    return {k: v for k in BOARD_FILTERS if (v := request.args.get(k, "").strip())}
+def _filtered(read: Callable[[dict[str, str]], T]) -> tuple[T, dict[str, str], dict[str, str]]:
+    """``read`` with the board's filters from the query string; a bad filter reads everything
+    and says why (the filters used, what was wrong)."""
+    filters = {k: v for k in BOARD_FILTERS if (v := request.args.get(k, "").strip())}
+    try:
+        return read(filters), filters, {}
+    except ValidationError as exc:
+        return read({}), {}, exc.errors
 
 
 @bp.get("/board")
@@ -70,13 +78,7 @@ def board() -> ResponseReturnValue:
     own stage select (keyboard, no JavaScript) under the same rules as the deal form."""
     user = require_user()
     session = db.session()
-    filters = _board_filters()
-    errors: dict[str, str] = {}
-    try:
-        columns = deals.pipeline(session, user, filters)
-    except ValidationError as exc:
-        errors, filters = exc.errors, {}
-        columns = deals.pipeline(session, user, {})
+    columns, filters, errors = _filtered(lambda f: deals.pipeline(session, user, f))
     specs = form_specs(deals)
     return render_template(
         "deals/board.html",
@@ -95,13 +97,7 @@ def salespeople() -> ResponseReturnValue:
     """Each salesperson's open pipeline (what the viewer may see): a sales manager's view."""
     user = require_user()
     session = db.session()
-    filters = _board_filters()
-    errors: dict[str, str] = {}
-    try:
-        rows = deals.by_salesperson(session, user, filters)
-    except ValidationError as exc:
-        errors, filters = exc.errors, {}
-        rows = deals.by_salesperson(session, user, {})
+    rows, filters, errors = _filtered(lambda f: deals.by_salesperson(session, user, f))
     stages = deals.stages(session)
     shown = {s.id for s in stages}
     extra = sorted({sid for r in rows for sid in r.by_stage if sid not in shown}, key=str)

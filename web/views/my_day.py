@@ -34,7 +34,7 @@ def home() -> ResponseReturnValue:
     overdue, overdue_total = activities.agenda(
         session, user, None, day - dt.timedelta(days=1), AGENDA_ROWS
     )
-    coming, _coming_total = activities.agenda(session, user, day, week_end, AGENDA_ROWS * 2)
+    coming, _ = activities.agenda(session, user, day, week_end, AGENDA_ROWS * 2)
     due_today = [a for a in coming if a.due_date == day]
     this_week = [a for a in coming if a.due_date and a.due_date > day]
     return render_template(
